@@ -1,0 +1,40 @@
+"""The pure state machine: no I/O, no clock, no randomness."""
+
+from segue.core.commands import (
+    Cancel,
+    ClaimStep,
+    Command,
+    CompleteStep,
+    ExpireLease,
+    FailStep,
+    Retry,
+    SubmitInput,
+)
+from segue.core.machine import Transition, advance, start
+from segue.core.states import StepStatus, TaskStatus
+from segue.core.task import Event, EventType, StepState, TaskState, apply, replay
+from segue.core.view import current_step, task_view
+
+__all__ = [
+    "Cancel",
+    "ClaimStep",
+    "Command",
+    "CompleteStep",
+    "Event",
+    "EventType",
+    "ExpireLease",
+    "FailStep",
+    "Retry",
+    "StepState",
+    "StepStatus",
+    "SubmitInput",
+    "TaskState",
+    "TaskStatus",
+    "Transition",
+    "advance",
+    "apply",
+    "current_step",
+    "replay",
+    "start",
+    "task_view",
+]

@@ -1,0 +1,74 @@
+"""Commands: what the shell asks the state machine to do to a task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from segue.types import JSONObject, JSONValue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimStep:
+    """A worker took the queued attempt of ``step``."""
+
+    step: str
+    attempt: int
+    worker: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteStep:
+    """The handler of ``step`` returned; ``artifact`` summarises its stored output."""
+
+    step: str
+    attempt: int
+    artifact: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailStep:
+    """The handler of ``step`` raised (or its output could not be kept)."""
+
+    step: str
+    attempt: int
+    error_type: str
+    message: str
+    permanent: bool = False
+    jitter_sample: float = 0.0
+    """A number in [0, 1) drawn by the shell, for retry jitter."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireLease:
+    """The worker running ``step`` stopped renewing its lease."""
+
+    step: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitInput:
+    """A person answered the wait step ``step``."""
+
+    step: str
+    input: JSONValue
+    actor: str | None = None
+    artifact: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel:
+    """Stop the task for good."""
+
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """Resume a FAILED task: its failed steps get a new attempt."""
+
+    actor: str | None = None
+
+
+Command = ClaimStep | CompleteStep | FailStep | ExpireLease | SubmitInput | Cancel | Retry

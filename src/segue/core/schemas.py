@@ -1,0 +1,53 @@
+"""Checking a person's input against a step's JSON Schema (draft 2020-12)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from segue.errors import InputInvalid, Violation
+from segue.types import JSONValue
+
+
+@lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Draft202012Validator:
+    import json
+
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def violations(schema: Any, value: JSONValue) -> list[Violation]:
+    """Every violation of ``schema`` by ``value``, each with its JSON pointer."""
+    import json
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    found = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
+        pointer = "".join(f"/{_escape(p)}" for p in error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [n for n in error.validator_value if n not in error.instance]
+            for name in missing:
+                found.append(Violation(f"{pointer}/{_escape(name)}", f"'{name}' is required"))
+            continue
+        found.append(Violation(pointer or "", error.message))
+    return found
+
+
+def _escape(part: object) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def check_input(schema: Any, value: JSONValue, *, step: str) -> None:
+    """Raise :class:`InputInvalid` listing every violation, or return.
+
+    Raises:
+        InputInvalid: the value breaks the schema.
+    """
+    found = violations(schema, value)
+    if found:
+        listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
+        more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+        raise InputInvalid(f"The input for step '{step}' is invalid: {listed}{more}.", found,
+                           step=step)

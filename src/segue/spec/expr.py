@@ -1,0 +1,169 @@
+"""Conditions and prefills as CEL expressions (never Python ``eval``).
+
+An expression sees three names: ``config`` (the task's parameters),
+``artifacts.<step>`` (that step's output) and ``inputs.<step>`` (what a person
+submitted at that wait step). :func:`compile_expression` parses the text once
+and records which steps it reads, so a typo or an unknown step is caught when
+the definition is loaded rather than when a task runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import celpy
+from celpy import celtypes
+from lark import Token, Tree
+
+from segue.types import JSONValue
+
+ROOT_NAMES = frozenset({"config", "artifacts", "inputs"})
+STEP_ROOTS = frozenset({"artifacts", "inputs"})
+
+_ENV = celpy.Environment()
+
+
+class ExpressionError(Exception):
+    """An expression does not compile, or cannot be evaluated."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A compiled CEL expression and the names it reads."""
+
+    source: str
+    roots: frozenset[str]
+    """Top-level names used (``config``, ``artifacts``, ``inputs``, or unknown ones)."""
+    steps: frozenset[str]
+    """Step ids read through ``artifacts.<id>`` or ``inputs.<id>``."""
+    _program: Any
+
+    def evaluate(self, activation: Mapping[str, JSONValue]) -> JSONValue:
+        """Evaluate over plain JSON data and return plain JSON.
+
+        Raises:
+            ExpressionError: the expression fails at run time (a missing
+                field, a type mismatch, a division by zero).
+        """
+        try:
+            result = self._program.evaluate(celpy.json_to_cel(dict(activation)))
+        except celpy.CELEvalError as exc:
+            raise ExpressionError(_eval_message(exc)) from exc
+        if isinstance(result, celpy.CELEvalError):
+            raise ExpressionError(_eval_message(result))
+        return to_json(result)
+
+    def is_true(self, activation: Mapping[str, JSONValue]) -> bool:
+        """Evaluate a condition; anything but a boolean is an error."""
+        value = self.evaluate(activation)
+        if not isinstance(value, bool):
+            raise ExpressionError(
+                f"the condition gave {type(value).__name__} {value!r}, not true or false"
+            )
+        return value
+
+
+@lru_cache(maxsize=2048)
+def compile_expression(source: str) -> Expression:
+    """Parse and prepare ``source`` (cached: the same text compiles once).
+
+    Raises:
+        ExpressionError: the text is not valid CEL.
+    """
+    try:
+        ast = _ENV.compile(source)
+    except celpy.CELParseError as exc:
+        raise ExpressionError(f"does not compile: {_parse_message(source, exc)}") from exc
+    roots, steps = _names(ast)
+    return Expression(source, frozenset(roots), frozenset(steps), _ENV.program(ast))
+
+
+def _names(ast: Tree[Any]) -> tuple[set[str], set[str]]:
+    """Collect top-level identifiers and the step ids read under artifacts/inputs."""
+    roots: set[str] = set()
+    steps: set[str] = set()
+    for node in ast.iter_subtrees():
+        if node.data == "primary":
+            ident = _ident(node)
+            if ident is not None:
+                roots.add(ident)
+        elif node.data == "member_dot" and len(node.children) == 2:
+            base, name = node.children
+            if isinstance(base, Tree) and isinstance(name, Token):
+                root = _root_ident(base)
+                if root in STEP_ROOTS:
+                    steps.add(str(name))
+        elif node.data == "member_index" and len(node.children) == 2:
+            base, index = node.children
+            if isinstance(base, Tree) and _root_ident(base) in STEP_ROOTS:
+                literal = _string_literal(index)
+                if literal is not None:
+                    steps.add(literal)
+    return roots, steps
+
+
+def _ident(primary: Tree[Any]) -> str | None:
+    """Return the identifier of a ``primary -> ident`` node, if that is what it is."""
+    if len(primary.children) == 1:
+        child = primary.children[0]
+        if isinstance(child, Tree) and child.data == "ident" and child.children:
+            return str(child.children[0])
+    return None
+
+
+def _root_ident(member: Tree[Any]) -> str | None:
+    """Return ``artifacts`` for the tree of a bare ``artifacts`` member, else None."""
+    node: Any = member
+    while isinstance(node, Tree) and node.data == "member" and len(node.children) == 1:
+        node = node.children[0]
+    if isinstance(node, Tree) and node.data == "primary":
+        return _ident(node)
+    return None
+
+
+def _string_literal(tree: Any) -> str | None:
+    for token in tree.scan_values(lambda v: isinstance(v, Token)) if isinstance(tree, Tree) else []:
+        if token.type in {"STRING_LIT", "MLSTRING_LIT"}:
+            return str(token)[1:-1]
+    return None
+
+
+def _parse_message(source: str, exc: Exception) -> str:
+    """Turn celpy's caret drawing into "unexpected ... at column N"."""
+    text = str(exc.args[0] if exc.args else exc)
+    lines = text.splitlines()
+    caret = next((line.index("^") for line in lines if line.strip() == "^"), None)
+    if caret is None:
+        return text.strip()
+    if caret >= len(source.rstrip()):
+        return f"the expression ends too early (column {caret + 1})"
+    return f"unexpected {source[caret:caret + 12]!r} at column {caret + 1}"
+
+
+def _eval_message(error: Any) -> str:
+    args = getattr(error, "args", ())
+    return str(args[0]) if args else str(error)
+
+
+def to_json(value: Any) -> JSONValue:
+    """Convert a CEL result into plain JSON types."""
+    if value is None:
+        return None
+    if isinstance(value, celtypes.BoolType | bool):
+        return bool(value)
+    if isinstance(value, celtypes.IntType | celtypes.UintType | int):
+        return int(value)
+    if isinstance(value, celtypes.DoubleType | float):
+        return float(value)
+    if isinstance(value, celtypes.StringType | str):
+        return str(value)
+    if isinstance(value, celtypes.BytesType | bytes):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return str(value)

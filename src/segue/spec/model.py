@@ -1,0 +1,115 @@
+"""Pipeline definitions as frozen values.
+
+A :class:`PipelineSpec` is what a YAML or JSON definition means once it has
+been loaded and validated; nothing in it changes after registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from segue.types import JSONObject
+
+DEFAULT_MAX_ATTEMPTS = 1
+DEFAULT_INITIAL_DELAY_S = 1.0
+DEFAULT_MAX_DELAY_S = 300.0
+
+
+class StepKind(StrEnum):
+    """What runs a step: the backend (``auto``) or a person (``wait_user``)."""
+
+    AUTO = "auto"
+    WAIT_USER = "wait_user"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How often and how soon a failed ``auto`` step is tried again."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    """Attempts in all, the first included (default 1: no retry)."""
+    backoff: Literal["fixed", "exponential"] = "exponential"
+    """``fixed`` waits ``initial_delay_s`` each time; ``exponential`` doubles it."""
+    initial_delay_s: float = DEFAULT_INITIAL_DELAY_S
+    """Delay before the second attempt (default 1 s)."""
+    max_delay_s: float = DEFAULT_MAX_DELAY_S
+    """Upper bound of any delay (default 300 s)."""
+    jitter: float = 0.0
+    """Fraction of the delay (0 to 1) that is randomised to spread retries."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSpec:
+    """One step of a pipeline."""
+
+    id: str
+    kind: StepKind
+    depends_on: tuple[str, ...]
+    title: str | None = None
+    description: str | None = None
+    when: str | None = None
+    """CEL condition; when it is false the step is SKIPPED."""
+    run: str | None = None
+    """Handler reference ``package.module:function`` (auto steps)."""
+    params: JSONObject = field(default_factory=dict)
+    """The literal ``with`` mapping, passed to the handler."""
+    input_schema: JSONObject | None = None
+    """JSON Schema (draft 2020-12) of the input a person submits (wait steps)."""
+    prefill: str | None = None
+    """CEL expression giving the default offered to the person (wait steps)."""
+    retry: RetryPolicy | None = None
+    """Retry policy; None means the pipeline's default."""
+    timeout_s: float | None = None
+    on_timeout: Literal["fail", "skip", "use_prefill"] = "fail"
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PipelineSpec:
+    """A validated, immutable pipeline definition."""
+
+    name: str
+    version: int
+    steps: tuple[StepSpec, ...]
+    title: str | None = None
+    description: str | None = None
+    config_schema: JSONObject = field(default_factory=lambda: {"type": "object"})
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    content_hash: str = ""
+    """sha256 of the canonical JSON form of the definition."""
+    source: JSONObject = field(default_factory=dict)
+    """The definition as plain data (what was registered)."""
+
+    def step(self, step_id: str) -> StepSpec:
+        """Return the step with this id (KeyError if there is none)."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def has_step(self, step_id: str) -> bool:
+        """Say whether the pipeline has a step with this id."""
+        return any(step.id == step_id for step in self.steps)
+
+    def retry_for(self, step: StepSpec) -> RetryPolicy:
+        """Return the retry policy in force for ``step``."""
+        return step.retry or self.retry
+
+    @property
+    def step_ids(self) -> tuple[str, ...]:
+        """Step ids in definition order."""
+        return tuple(step.id for step in self.steps)
+
+
+def describe(spec: PipelineSpec) -> dict[str, Any]:
+    """Return a short summary of a pipeline for listings."""
+    return {
+        "pipeline": spec.name,
+        "version": spec.version,
+        "title": spec.title,
+        "description": spec.description,
+        "steps": list(spec.step_ids),
+        "hash": spec.content_hash,
+    }

@@ -1,0 +1,69 @@
+"""Durable storage: one contract, one SQL implementation, a dialect per backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from segue.errors import OperatorError, StoreUnavailable
+from segue.store.base import Artifact, NewArtifact, PipelineRecord, RunClaim, Store, TaskPage, Tx
+from segue.store.blobs import BlobStore
+from segue.store.migrate import upgrade
+from segue.store.sql import Dialect, SqlStore
+
+__all__ = [
+    "Artifact",
+    "BlobStore",
+    "NewArtifact",
+    "PipelineRecord",
+    "RunClaim",
+    "SqlStore",
+    "Store",
+    "TaskPage",
+    "Tx",
+    "default_blob_dir",
+    "open_store",
+]
+
+
+def default_blob_dir(url: str) -> Path:
+    """``<database>-blobs`` next to a SQLite file, else ``./segue-blobs``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        db = Path(parsed.database)
+        return db.with_name(db.name + "-blobs")
+    return Path("segue-blobs")
+
+
+def open_store(url: str, *, blob_dir: str | os.PathLike[str] | None = None,
+               sqlite_synchronous: str = "FULL") -> SqlStore:
+    """Open (and migrate) the store a URL names: ``sqlite:///path.db``.
+
+    Raises:
+        OperatorError: the URL names a backend Segue does not support.
+        StoreUnavailable: the database cannot be opened.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise OperatorError(f"'{url}' is not a database URL (try sqlite:///segue.db).") from exc
+    backend = parsed.get_backend_name()
+    if backend != "sqlite":
+        raise OperatorError(f"Database backend '{backend}' is not supported yet; use "
+                            "sqlite:///path.db.")
+    from segue.store import sqlite
+
+    if parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
+    try:
+        upgrade(engine)
+    except OperatorError:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(f"Cannot open the database at {url}: {exc}") from exc
+    blobs = BlobStore(blob_dir or default_blob_dir(url))
+    return SqlStore(engine, blobs, Dialect(lock_rows=False, skip_locked=False), url)

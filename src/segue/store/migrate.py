@@ -1,0 +1,57 @@
+"""Schema migrations (Alembic), applied automatically when a store opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from segue.errors import MigrationRequired
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision.
+
+    Raises:
+        MigrationRequired: the database is at a revision this code does not know
+            (written by a newer Segue).
+    """
+    script = ScriptDirectory.from_config(_config())
+    current = current_revision(engine)
+    if current == script.get_current_head():
+        return
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise MigrationRequired(
+            f"The database schema is at revision {current}, which this version of Segue does "
+            "not know; upgrade Segue (the database was written by a newer one)."
+        )
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

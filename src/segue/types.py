@@ -1,0 +1,53 @@
+"""Shared value types: ids, JSON, and the aware-UTC datetime rule.
+
+Every datetime that crosses a module boundary is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import NewType, TypeAlias
+
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONObject: TypeAlias = "dict[str, JSONValue]"
+
+TaskId = NewType("TaskId", str)
+StepId = NewType("StepId", str)
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def new_task_id() -> TaskId:
+    """Return a new time-ordered task id (a UUIDv7 in its canonical text form).
+
+    Ids sort by creation time, which keeps the tasks index append-mostly and
+    lets keyset pagination order by id.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version 7
+    value |= ((rand >> 62) & 0xFFF) << 64  # 12 random bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return TaskId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """Return an ISO 8601 UTC string (``...Z``), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """Parse what :func:`isoformat` wrote back into an aware datetime."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
