@@ -15,6 +15,7 @@ mapper) and a message that says what to do next (for people)::
     │   ├── StepNotWaiting         advance names a step that is not waiting (stale client)
     │   ├── TaskFinished           the task is COMPLETED, FAILED or CANCELLED
     │   ├── InvalidCommand         the command does not apply to the task's state
+    │   ├── RevisionMismatch       a compare-and-set named an old revision
     │   └── ArtifactTooLarge       a step's output is over the documented maximum
     ├── OperatorError              what an operator must fix
     │   ├── StoreUnavailable
@@ -204,6 +205,13 @@ class InvalidCommand(UserError):
 
     code = "invalid_command"
     http_status = 409
+
+
+class RevisionMismatch(UserError):
+    """The task has changed since the revision the client named; fetch it again."""
+
+    code = "revision_mismatch"
+    http_status = 412
 
 
 class ArtifactTooLarge(UserError):

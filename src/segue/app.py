@@ -1,0 +1,112 @@
+"""The Python API: ``Segue(database_url=..., pipelines=...)``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from segue.core.states import TaskStatus
+from segue.core.task import Event
+from segue.runtime.handlers import HandlerRegistry
+from segue.runtime.worker import Worker
+from segue.service import Service
+from segue.settings import DEFAULT_DATABASE_URL, Settings
+from segue.spec import PipelineSpec
+from segue.store import Artifact, open_store
+from segue.types import JSONObject, JSONValue
+
+
+class Segue:
+    """An embedded Segue engine over one database.
+
+    Args:
+        database_url: ``sqlite:///path.db`` (default ``sqlite:///./segue.db``).
+        pipelines: Definition files or folders to register now.
+        blob_dir: Where large artifacts go (default beside the database).
+        handlers: Extra ``{reference: callable}`` handlers, resolved before imports.
+    """
+
+    def __init__(
+        self, database_url: str = DEFAULT_DATABASE_URL, *,
+        pipelines: Iterable[str | os.PathLike[str]] = (),
+        blob_dir: str | os.PathLike[str] | None = None,
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        sqlite_synchronous: str = "FULL",
+    ) -> None:
+        registry = HandlerRegistry()
+        for ref, fn in (handlers or {}).items():
+            registry.register(ref, fn)
+        self.store = open_store(database_url, blob_dir=blob_dir,
+                                sqlite_synchronous=sqlite_synchronous)
+        self.service = Service(self.store, handlers=registry)
+        for path in pipelines:
+            self.service.register_path(Path(path))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Segue:
+        """An engine configured by :class:`Settings`."""
+        return cls(settings.database_url, pipelines=settings.pipelines,
+                   blob_dir=settings.blob_dir, sqlite_synchronous=settings.sqlite_synchronous)
+
+    def register(self, text: str, filename: str | None = None) -> PipelineSpec:
+        """Register a definition given as YAML or JSON text."""
+        return self.service.register(text, filename)[0]
+
+    def start(self, pipeline: str, config: Mapping[str, Any] | None = None, *,
+              version: int | None = None, run: bool = True) -> JSONObject:
+        """Start a task and (unless ``run=False``) drive it until it waits or ends."""
+        state = self.service.start(pipeline, config, version=version)
+        if run:
+            self.drive(state.id)
+        return self.get(state.id)
+
+    def get(self, task_id: str) -> JSONObject:
+        """The task view."""
+        return self.service.view(task_id)
+
+    def advance(self, task_id: str, step: str, value: JSONValue, *, run: bool = True
+                ) -> JSONObject:
+        """Submit input for a waiting step, then drive the task on."""
+        self.service.advance(task_id, step, value)
+        if run:
+            self.drive(task_id)
+        return self.get(task_id)
+
+    def events(self, task_id: str) -> list[Event]:
+        """The task's event log."""
+        return self.service.events(task_id)
+
+    def artifacts(self, task_id: str) -> dict[str, JSONValue]:
+        """Current artifact values by step (blob artifacts read back as JSON)."""
+        return {a.step: self.artifact_value(a) for a in self.service.artifacts(task_id)}
+
+    def artifact_value(self, artifact: Artifact) -> JSONValue:
+        """An artifact's JSON value, reading the blob store when needed."""
+        if artifact.kind == "json":
+            return artifact.value
+        import json
+
+        return json.loads(self.store.read_blob(artifact.sha256))  # type: ignore[no-any-return]
+
+    def drive(self, task_id: str) -> JSONObject:
+        """Run the task's auto steps in this thread until it waits for a person or ends."""
+        worker = Worker(self.service)
+
+        def settled() -> bool:
+            status = self.service.get(task_id).status
+            return status.terminal or status is TaskStatus.WAITING_USER
+
+        worker.drain(until=settled)
+        return self.get(task_id)
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    def __enter__(self) -> Segue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

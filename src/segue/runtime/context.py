@@ -1,0 +1,50 @@
+"""What a handler receives: the step context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from segue.types import JSONObject, JSONValue
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepContext:
+    """Everything a handler may use to do its step's work.
+
+    Attributes:
+        task_id: The task's id.
+        step: The step's id.
+        attempt: 1 for the first try, 2 for the first retry, …
+        config: The task's parameters (validated, defaults applied).
+        params: The step's literal ``with`` mapping.
+        artifacts: Current outputs of every upstream step, by step id.
+        inputs: What people submitted at upstream wait steps, by step id.
+        idempotency_key: The same for every attempt and crash re-run of this
+            step run; different after an operator reruns the step. Pass it to
+            external services so an effect happens once.
+        pipeline: Name of the pipeline.
+        version: Version of the pipeline the task runs.
+    """
+
+    task_id: str
+    step: str
+    attempt: int
+    config: JSONObject
+    params: JSONObject
+    artifacts: Mapping[str, JSONValue]
+    inputs: Mapping[str, JSONValue]
+    idempotency_key: str
+    pipeline: str
+    version: int
+    log: Any = field(default=None)
+
+    @property
+    def logger(self) -> Any:
+        """A structlog logger bound to the task, step and attempt."""
+        return self.log or structlog.get_logger("segue.handler").bind(
+            task_id=self.task_id, step=self.step, attempt=self.attempt
+        )

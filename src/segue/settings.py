@@ -1,0 +1,43 @@
+"""Configuration, read once at the edge: flags, then environment, then defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///./segue.db"
+ENV_PREFIX = "SEGUE_"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything configurable about a Segue process.
+
+    Attributes:
+        database_url: ``SEGUE_DATABASE_URL`` (default ``sqlite:///./segue.db``).
+        blob_dir: ``SEGUE_BLOB_DIR`` (default: ``<database>-blobs`` beside a SQLite file).
+        pipelines: ``SEGUE_PIPELINES``, folders or files of definitions to register
+            at start (separated by ``os.pathsep``).
+        sqlite_synchronous: ``SEGUE_SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL``.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    blob_dir: str | None = None
+    pipelines: tuple[str, ...] = field(default_factory=tuple)
+    sqlite_synchronous: str = "FULL"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+        """Build settings from ``SEGUE_*`` variables, overridden by non-None ``flags``."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get(f"{ENV_PREFIX}DATABASE_URL") or DEFAULT_DATABASE_URL,
+            blob_dir=env.get(f"{ENV_PREFIX}BLOB_DIR") or None,
+            pipelines=tuple(p for p in env.get(f"{ENV_PREFIX}PIPELINES", "").split(os.pathsep)
+                            if p),
+            sqlite_synchronous=(env.get(f"{ENV_PREFIX}SQLITE_SYNCHRONOUS") or "FULL").upper(),
+        )
+        given = {k: v for k, v in flags.items() if v is not None and v != ()}
+        return replace(settings, **given)
