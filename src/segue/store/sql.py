@@ -73,7 +73,11 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         """One atomic unit of work (driver errors become :class:`StoreUnavailable`)."""
-        with self._translate(), self.engine.begin() as conn:
+        with (
+            self._translate(),
+            self.engine.connect().execution_options(segue_write=True) as conn,
+            conn.begin(),
+        ):
             yield SqlTx(conn, self)
 
     @contextmanager

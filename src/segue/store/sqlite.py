@@ -43,6 +43,8 @@ def create_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock up front; readers use a deferred (snapshot) transaction.
+        write = conn.get_execution_options().get("segue_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine

@@ -1,0 +1,499 @@
+"""Segue throughput on SQLite, next to the raw floor of the same disk.
+
+A benchmark, not a test: it runs a doc-shaped pipeline (upload -> abstract ->
+directory_confirm (wait_user) -> directory_parse -> embed, every auto step the
+built-in passthrough) through the Python API, and in the same run measures
+what one stdlib ``sqlite3`` connection can commit with the same durability
+(WAL, the same ``synchronous``, busy_timeout, ``BEGIN IMMEDIATE`` ... ``COMMIT``,
+one INSERT + one UPDATE per transaction). Floor and engine rounds alternate;
+the report gives medians (and the min..max spread) over the rounds.
+
+Counting:
+
+- *durable transitions* are committed store transactions that changed a task
+  (an INSERT into or UPDATE of ``segue_tasks``), counted by SQLAlchemy
+  ``commit`` / ``before_cursor_execute`` listeners on ``store.engine``.
+  "commits/s" below means these.
+- *empty commits* are COMMITs of transactions that wrote nothing (they cost a
+  ``BEGIN IMMEDIATE`` round but no WAL write and no fsync).
+- *read txns* are transactions that ended in a rollback (reads).
+- *events* are the task's final ``revision``, checked against its event log.
+
+Usage::
+
+    .venv/bin/python bench/throughput.py                 # FULL and NORMAL tables
+    .venv/bin/python bench/throughput.py --tasks 50 --rounds 3 --json
+    .venv/bin/python bench/throughput.py --profile 100   # cProfile one FULL round
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import os
+import platform
+import pstats
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from segue import Segue
+
+PIPELINE_YAML = """\
+pipeline: bench_doc
+version: 1
+title: Benchmark document pipeline
+description: The doc_ingest shape with passthrough handlers.
+steps:
+  - id: upload
+    type: auto
+    depends_on: []
+    run: segue.builtins:passthrough
+  - id: abstract
+    type: auto
+    title: Draft the outline
+    run: segue.builtins:passthrough
+  - id: directory_confirm
+    type: wait_user
+    title: Confirm the outline
+    prefill: "artifacts.abstract"
+    input_schema:
+      type: object
+      required: [directory]
+      additionalProperties: false
+      properties:
+        directory:
+          type: array
+          minItems: 1
+          items:
+            type: object
+            required: [title, level]
+            additionalProperties: false
+            properties:
+              title: {type: string, minLength: 1, maxLength: 500}
+              level: {type: integer, minimum: 1, maximum: 6}
+              anchor: {type: string, description: "Text the section starts with"}
+  - id: directory_parse
+    type: auto
+    title: Split by the final outline
+    run: segue.builtins:passthrough
+  - id: embed
+    type: auto
+    title: Embed the sections
+    run: segue.builtins:passthrough
+"""
+PIPELINE = "bench_doc"
+WAIT_STEP = "directory_confirm"
+USER_INPUT = {"directory": [{"title": "Intro", "level": 1}]}
+
+BUSY_TIMEOUT_MS = 30_000
+WARMUP_TASKS = 10
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- counting transactions -----------------------------------------------------------
+
+
+@dataclass
+class TxCounts:
+    commits: int = 0
+    task_commits: int = 0
+    write_commits: int = 0
+    rollbacks: int = 0
+    statements: int = 0
+
+    def minus(self, other: TxCounts) -> TxCounts:
+        return TxCounts(**{k: v - getattr(other, k) for k, v in asdict(self).items()})
+
+
+class TxCounter:
+    """Counts COMMITs on an engine, and which of them wrote a task row."""
+
+    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    _TASK_WRITES = ("INSERT INTO segue_tasks ", "UPDATE segue_tasks ")
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.counts = TxCounts()
+        sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "commit", self._commit)
+        sa.event.listen(engine, "rollback", self._rollback)
+
+    def snapshot(self) -> TxCounts:
+        return TxCounts(**asdict(self.counts))
+
+    def _statement(self, conn: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        self.counts.statements += 1
+        if statement.startswith(self._WRITES):
+            conn.info["bench_wrote"] = True
+            if statement.startswith(self._TASK_WRITES):
+                conn.info["bench_task"] = True
+
+    def _commit(self, conn: Any) -> None:
+        c = self.counts
+        c.commits += 1
+        if conn.info.pop("bench_wrote", False):
+            c.write_commits += 1
+        if conn.info.pop("bench_task", False):
+            c.task_commits += 1
+
+    def _rollback(self, conn: Any) -> None:
+        self.counts.rollbacks += 1
+        conn.info.pop("bench_wrote", None)
+        conn.info.pop("bench_task", None)
+
+
+# -- the engine ----------------------------------------------------------------------
+
+
+@dataclass
+class EngineRound:
+    tasks: int
+    seconds: float
+    events: int
+    commits: int
+    durable_commits: int
+    write_commits: int
+    empty_commits: int
+    read_txns: int
+    statements: int
+    threads_alive_after: int
+
+    @property
+    def tasks_per_s(self) -> float:
+        return self.tasks / self.seconds
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def commits_per_s(self) -> float:
+        return self.durable_commits / self.seconds
+
+    @property
+    def all_commits_per_s(self) -> float:
+        return self.commits / self.seconds
+
+
+class EngineBench:
+    def __init__(self, workdir: Path, synchronous: str) -> None:
+        self.segue = Segue(f"sqlite:///{workdir}/bench-{synchronous.lower()}.db",
+                           sqlite_synchronous=synchronous)
+        self.segue.register(PIPELINE_YAML)
+        self.counter = TxCounter(self.segue.store.engine)
+        self.last_id = ""
+
+    def run_task(self) -> int:
+        """One task start to finish; returns its final revision (= its event count)."""
+        s = self.segue
+        view = s.start(PIPELINE, {})
+        if view["status"] != "WAITING_USER":
+            raise AssertionError(f"task {view['id']} is {view['status']}, not WAITING_USER")
+        view = s.advance(view["id"], WAIT_STEP, USER_INPUT)
+        if view["status"] != "COMPLETED":
+            raise AssertionError(f"task {view['id']} is {view['status']}, not COMPLETED")
+        self.last_id = str(view["id"])
+        return int(view["revision"])
+
+    def round(self, tasks: int) -> EngineRound:
+        gc.collect()
+        before = self.counter.snapshot()
+        events = 0
+        start = time.perf_counter()
+        for _ in range(tasks):
+            events += self.run_task()
+        seconds = time.perf_counter() - start
+        delta = self.counter.snapshot().minus(before)
+        # Outside the timing: the revision really is the event count.
+        logged = len(self.segue.events(self.last_id))
+        revision = int(self.segue.get(self.last_id)["revision"])
+        if logged != revision:
+            raise AssertionError(f"revision {revision} != {logged} events")
+        return EngineRound(
+            tasks=tasks, seconds=seconds, events=events, commits=delta.commits,
+            durable_commits=delta.task_commits, write_commits=delta.write_commits,
+            empty_commits=delta.commits - delta.write_commits, read_txns=delta.rollbacks,
+            statements=delta.statements, threads_alive_after=threading.active_count(),
+        )
+
+    def close(self) -> None:
+        self.segue.close()
+
+
+# -- the floor -----------------------------------------------------------------------
+
+
+@dataclass
+class FloorRound:
+    commits: int
+    seconds: float
+
+    @property
+    def commits_per_s(self) -> float:
+        return self.commits / self.seconds
+
+
+class FloorBench:
+    """One stdlib connection, the engine's durability, 1 INSERT + 1 UPDATE per commit."""
+
+    ROWS = 100
+
+    def __init__(self, workdir: Path, synchronous: str) -> None:
+        self.conn = sqlite3.connect(workdir / f"floor-{synchronous.lower()}.db",
+                                    isolation_level=None, check_same_thread=False)
+        c = self.conn
+        mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"journal_mode is {mode}, not WAL")
+        c.execute(f"PRAGMA synchronous={synchronous}")
+        c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        c.execute("CREATE TABLE state (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, "
+                  "body TEXT NOT NULL)")
+        c.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, task INTEGER NOT NULL, "
+                  "revision INTEGER NOT NULL, data TEXT NOT NULL)")
+        c.executemany("INSERT INTO state VALUES (?, 0, '{}')", [(i,) for i in range(self.ROWS)])
+        self.body = json.dumps({"steps": {f"s{i}": {"status": "DONE"} for i in range(5)}})
+        self.n = 0
+
+    def round(self, commits: int) -> FloorRound:
+        gc.collect()
+        c = self.conn
+        body = self.body
+        rows = self.ROWS
+        start = time.perf_counter()
+        for _ in range(commits):
+            self.n += 1
+            row = self.n % rows
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT INTO log (task, revision, data) VALUES (?, ?, ?)",
+                      (row, self.n, '{"type":"step_completed"}'))
+            c.execute("UPDATE state SET revision = revision + 1, body = ? WHERE id = ?",
+                      (body, row))
+            c.execute("COMMIT")
+        return FloorRound(commits=commits, seconds=time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class ModeResult:
+    synchronous: str
+    engine: list[EngineRound] = field(default_factory=list)
+    floor: list[FloorRound] = field(default_factory=list)
+    floor_commits_per_round: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        e, f = self.engine, self.floor
+        tasks = sum(r.tasks for r in e)
+
+        def stat(values: list[float]) -> dict[str, float]:
+            return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+        engine_commits = stat([r.commits_per_s for r in e])
+        floor_commits = stat([r.commits_per_s for r in f])
+        return {
+            "synchronous": self.synchronous,
+            "engine": {
+                "tasks_per_s": stat([r.tasks_per_s for r in e]),
+                "events_per_s": stat([r.events_per_s for r in e]),
+                "durable_commits_per_s": engine_commits,
+                "all_commits_per_s": stat([r.all_commits_per_s for r in e]),
+                "ms_per_task": stat([1000 * r.seconds / r.tasks for r in e]),
+                "ms_per_durable_commit": stat([1000 * r.seconds / r.durable_commits for r in e]),
+                "per_task": {
+                    "events": sum(r.events for r in e) / tasks,
+                    "durable_commits": sum(r.durable_commits for r in e) / tasks,
+                    "empty_commits": sum(r.empty_commits for r in e) / tasks,
+                    "read_txns": sum(r.read_txns for r in e) / tasks,
+                    "sql_statements": sum(r.statements for r in e) / tasks,
+                },
+                "max_threads_alive_after_round": max(r.threads_alive_after for r in e),
+            },
+            "floor": {
+                "commits_per_round": self.floor_commits_per_round,
+                "commits_per_s": floor_commits,
+                "ms_per_commit": stat([1000 * r.seconds / r.commits for r in f]),
+            },
+            "ratio_engine_over_floor_commits": engine_commits["median"]
+            / floor_commits["median"],
+            "rounds": {
+                "engine": [asdict(r) for r in e],
+                "floor": [asdict(r) for r in f],
+            },
+        }
+
+
+def run(workdir: Path, modes: Sequence[str], tasks: int, rounds: int,
+        progress: Callable[[str], None]) -> list[ModeResult]:
+    benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []
+    try:
+        for mode in modes:
+            engine, floor = EngineBench(workdir, mode), FloorBench(workdir, mode)
+            result = ModeResult(mode)
+            benches.append((result, engine, floor))
+            # Warm up (imports, spec cache, pool) and learn commits per task, so a
+            # floor round commits as many transactions as an engine round does.
+            warm = engine.round(WARMUP_TASKS)
+            per_task = warm.durable_commits / warm.tasks
+            result.floor_commits_per_round = max(1, round(per_task * tasks))
+            floor.round(min(500, result.floor_commits_per_round))
+        for i in range(rounds):
+            for result, engine, floor in benches:
+                result.floor.append(floor.round(result.floor_commits_per_round))
+                result.engine.append(engine.round(tasks))
+                progress(f"round {i + 1}/{rounds} {result.synchronous}: floor "
+                         f"{result.floor[-1].commits_per_s:,.0f} commits/s, engine "
+                         f"{result.engine[-1].tasks_per_s:,.1f} tasks/s "
+                         f"{result.engine[-1].commits_per_s:,.0f} commits/s")
+    finally:
+        for _, engine, floor in benches:
+            engine.close()
+            floor.close()
+    return [result for result, _, _ in benches]
+
+
+def environment(workdir: Path) -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlalchemy": sa.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "dir": str(workdir.parent),
+    }
+
+
+def fmt_stat(s: dict[str, float], digits: int = 0) -> tuple[str, str]:
+    return (f"{s['median']:,.{digits}f}", f"{s['min']:,.{digits}f}..{s['max']:,.{digits}f}")
+
+
+def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int,
+           rounds: int) -> str:
+    lines = [
+        f"Segue throughput: {PIPELINE} (5 steps, 1 wait_user), SQLite WAL, "
+        f"{rounds} rounds x {tasks} tasks, medians (min..max over rounds)",
+        f"Python {env['python']}, SQLite {env['sqlite']}, SQLAlchemy {env['sqlalchemy']}, "
+        f"{env['platform']}, {env['cpus']} CPUs, on {env['dir']}",
+    ]
+    for s in summaries:
+        e, f = s["engine"], s["floor"]
+        rows = [
+            ("tasks/s", *fmt_stat(e["tasks_per_s"], 1), "", ""),
+            ("events/s", *fmt_stat(e["events_per_s"]), "", ""),
+            ("commits/s (durable transitions)", *fmt_stat(e["durable_commits_per_s"]),
+             *fmt_stat(f["commits_per_s"])),
+            ("all COMMITs/s (incl. empty)", *fmt_stat(e["all_commits_per_s"]), "", ""),
+            ("ms per durable commit", *fmt_stat(e["ms_per_durable_commit"], 3),
+             *fmt_stat(f["ms_per_commit"], 3)),
+            ("ms per task", *fmt_stat(e["ms_per_task"], 2), "", ""),
+        ]
+        head = ("", "engine", "(spread)", "floor", "(spread)")
+        widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]
+        lines += ["", f"synchronous={s['synchronous']}"]
+        for r in [head, *rows]:
+            lines.append("  " + r[0].ljust(widths[0]) + "".join(
+                "  " + str(c).rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)))
+        pt = e["per_task"]
+        lines += [
+            f"  ratio engine/floor commits/s: {s['ratio_engine_over_floor_commits']:.3f}"
+            f"  (floor: {f['commits_per_round']} commits per round)",
+            f"  per task: {pt['events']:g} events, {pt['durable_commits']:g} durable commits, "
+            f"{pt['empty_commits']:g} empty commits, {pt['read_txns']:g} read txns, "
+            f"{pt['sql_statements']:g} SQL statements",
+            f"  threads alive after a round (max): {e['max_threads_alive_after_round']}",
+        ]
+    return "\n".join(lines)
+
+
+def profile(workdir: Path, tasks: int, synchronous: str, top: int) -> str:
+    engine = EngineBench(workdir, synchronous)
+    try:
+        engine.round(WARMUP_TASKS)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        result = engine.round(tasks)
+        profiler.disable()
+    finally:
+        engine.close()
+    out = _Capture()
+    stats = pstats.Stats(profiler, stream=out)  # type: ignore[arg-type]
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    header = (f"cProfile of one {synchronous} round: {tasks} tasks in {result.seconds:.2f}s "
+              f"(profiled), {result.durable_commits} durable commits, "
+              f"{result.commits} COMMITs, {result.read_txns} read txns")
+    return header + "\n" + out.text()
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=200, help="tasks per round (200)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per mode (5)")
+    parser.add_argument("--modes", default="FULL,NORMAL",
+                        help="synchronous modes, comma-separated (FULL,NORMAL)")
+    parser.add_argument("--dir", type=Path, default=REPO_ROOT,
+                        help="where to make the temporary databases (default: the repo)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="instead: cProfile one round of N tasks (first mode)")
+    parser.add_argument("--top", type=int, default=15, help="profile rows to show (15)")
+    args = parser.parse_args(argv)
+    modes = [m.strip().upper() for m in args.modes.split(",") if m.strip()]
+    if args.tasks < 1 or args.rounds < 1 or not modes:
+        parser.error("--tasks and --rounds must be positive and --modes non-empty")
+
+    workdir = Path(tempfile.mkdtemp(prefix=".segue-bench-", dir=args.dir)).resolve()
+    try:
+        if args.profile:
+            print(profile(workdir, args.profile, modes[0], args.top))
+            return 0
+
+        def progress(message: str) -> None:
+            print(message, file=sys.stderr, flush=True)
+
+        started = time.perf_counter()
+        results = run(workdir, modes, args.tasks, args.rounds, progress)
+        env = environment(workdir)
+        summaries = [r.summary() for r in results]
+        wall = time.perf_counter() - started
+        if args.json:
+            print(json.dumps({"pipeline": PIPELINE, "tasks_per_round": args.tasks,
+                              "rounds": args.rounds, "wall_seconds": wall,
+                              "environment": env, "modes": summaries}, indent=2))
+        else:
+            print(render(summaries, env, args.tasks, args.rounds))
+            print(f"\n(wall time {wall:.1f}s)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

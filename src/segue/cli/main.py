@@ -1,0 +1,460 @@
+"""``segue``: run, inspect and advance tasks from a terminal.
+
+Errors are one sentence on stderr and a non-zero exit code (1: your input,
+3: the set-up, 70: a bug); ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.live import Live
+
+from segue.app import Segue
+from segue.cli import render
+from segue.core.states import TaskStatus
+from segue.errors import (
+    ConfigInvalid,
+    EngineError,
+    InputInvalid,
+    OperatorError,
+    PipelineInvalid,
+    UserError,
+)
+from segue.runtime.handlers import HandlerRegistry
+from segue.service import read_definition
+from segue.settings import Settings
+from segue.spec import load_pipeline, to_dot, to_mermaid
+from segue.types import JSONValue
+
+app = typer.Typer(
+    name="segue", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Segue: durable, backend-owned workflows. Run a pipeline, answer its wait steps, "
+         "see where every task stands.",
+)
+tasks_app = typer.Typer(no_args_is_help=True, help="List and inspect tasks.")
+pipelines_app = typer.Typer(no_args_is_help=True, help="Register and list pipeline versions.")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(pipelines_app, name="pipelines")
+
+out = render.console()
+err = render.console(stderr=True)
+
+
+@dataclass
+class Options:
+    """Global options, shared by every command."""
+
+    database_url: str | None = None
+    blob_dir: str | None = None
+    debug: bool = False
+
+    def engine(self) -> Segue:
+        """Open the engine these options describe."""
+        settings = Settings.from_env(database_url=self.database_url, blob_dir=self.blob_dir)
+        return Segue.from_settings(settings)
+
+
+OPTIONS = Options()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.callback()
+def main_options(
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="SEGUE_DATABASE_URL", show_envvar=True,
+        help="Database URL [default: sqlite:///./segue.db].")] = None,
+    blob_dir: Annotated[str | None, typer.Option(
+        "--blob-dir", envvar="SEGUE_BLOB_DIR", show_envvar=True,
+        help="Folder for large artifacts [default: beside the database].")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Options for every command."""
+    OPTIONS.database_url, OPTIONS.blob_dir, OPTIONS.debug = database_url, blob_dir, debug
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one sentence on stderr and exit."""
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def parse_value(text: str) -> JSONValue:
+    """JSON when it parses, else the string itself."""
+    try:
+        return json.loads(text)  # type: ignore[no-any-return]
+    except json.JSONDecodeError:
+        return text
+
+
+def read_json_arg(text: str) -> JSONValue:
+    """``@file.json``, ``-`` (stdin) or inline JSON text."""
+    if text == "-":
+        raw = sys.stdin.read()
+    elif text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            raw = path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}.")
+        except UnicodeDecodeError:
+            fail(f"{path} is not UTF-8 text.")
+    else:
+        raw = text
+    try:
+        return json.loads(raw)  # type: ignore[no-any-return]
+    except json.JSONDecodeError as exc:
+        fail(f"the input is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
+
+
+def print_json(value: Any) -> None:
+    """Write JSON to stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def show_task(view: dict[str, Any]) -> None:
+    """The task panel, and what the current wait step asks for."""
+    out.print(render.task_panel(view))
+    if view.get("required_input"):
+        out.print(render.required_input_panel(view["required_input"]))
+
+
+def event_dicts(engine: Segue, task_id: str) -> list[dict[str, Any]]:
+    """The event log as plain JSON."""
+    return [e.to_json() for e in engine.events(task_id)]
+
+
+def artifact_dicts(engine: Segue, task_id: str) -> list[dict[str, Any]]:
+    """Current artifacts as plain JSON (blob values are not read)."""
+    return [
+        {**a.ref(), "value": a.value, "created_at": a.created_at}
+        for a in engine.service.artifacts(task_id)
+    ]
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Definition files (YAML or JSON).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Check definitions and report every problem with file, line and column."""
+    registry = HandlerRegistry()
+    results = []
+    for path in files:
+        try:
+            spec = load_pipeline(read_definition(path), str(path), check_handler=registry.check)
+            results.append({"file": str(path), "ok": True, "pipeline": spec.name,
+                            "version": spec.version, "problems": []})
+        except PipelineInvalid as exc:
+            results.append({"file": str(path), "ok": False,
+                            "problems": [p.to_dict() for p in exc.problems]})
+    if as_json:
+        print_json(results)
+    else:
+        for result in results:
+            if result["ok"]:
+                out.print(f"[green]ok[/green] {result['file']}: {result['pipeline']} "
+                          f"v{result['version']}")
+            for p in result["problems"]:
+                where = ":".join(str(x) for x in (p["file"], p["line"], p["column"]) if x)
+                out.print(f"[red]{where}[/red]: {p['message']}", highlight=False, soft_wrap=True)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def graph(
+    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="mermaid or dot.")] = "mermaid",
+) -> None:
+    """Print a pipeline's DAG as Mermaid (default) or Graphviz DOT."""
+    if fmt not in ("mermaid", "dot"):
+        fail(f"unknown format '{fmt}'; use mermaid or dot.")
+    spec = load_pipeline(read_definition(file), str(file))
+    sys.stdout.write(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Pipeline definition to register and run.")],
+    config: Annotated[list[str] | None, typer.Option(
+        "--config", "-c", help="key=value (the value parses as JSON when it can).")] = None,
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", "-i", help="step=@file.json or step={json}: answers for wait steps.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a pipeline, start a task and drive it, asking at each wait step.
+
+    Without a terminal (or with --json) the command stops at the first wait step
+    it has no --input for and prints the task id: go on with `segue advance`.
+    """
+    values: dict[str, Any] = {}
+    for item in config or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--config '{item}' is not key=value.")
+        values[key] = parse_value(value)
+    answers: dict[str, JSONValue] = {}
+    for item in inputs or []:
+        step, sep, value = item.partition("=")
+        if not sep or not step:
+            fail(f"--input '{item}' is not step=@file.json or step={{json}}.")
+        answers[step] = read_json_arg(value)
+    with OPTIONS.engine() as engine:
+        spec, _ = engine.service.register(read_definition(file), str(file))
+        state = engine.service.start(spec.name, values, version=spec.version)
+        interactive = sys.stdin.isatty() and not as_json
+        view = drive_live(engine, state.id, quiet=as_json)
+        while view["status"] == TaskStatus.WAITING_USER.value:
+            required = view["required_input"]
+            step = required["step"]
+            if step in answers:
+                value = answers.pop(step)
+            elif interactive:
+                value = ask(required)
+            else:
+                break
+            try:
+                engine.service.advance(state.id, step, value, actor="cli")
+            except InputInvalid as exc:
+                if not interactive:
+                    raise
+                for v in exc.violations:
+                    err.print(f"[red]{v.pointer or '/'}[/red]: {v.message}", highlight=False)
+                continue
+            view = drive_live(engine, state.id, quiet=as_json)
+        finish(view, as_json)
+
+
+def drive_live(engine: Segue, task_id: str, *, quiet: bool) -> dict[str, Any]:
+    """Drive the task in a thread while a live table shows its steps."""
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            engine.drive(task_id)
+        except BaseException as exc:  # reported in the main thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=work, name="segue-drive", daemon=True)
+    thread.start()
+    if quiet or not out.is_terminal:
+        thread.join()
+    else:
+        with Live(render.task_panel(engine.get(task_id)), console=out, transient=True,
+                  refresh_per_second=8) as live:
+            while thread.is_alive():
+                thread.join(0.15)
+                live.update(render.task_panel(engine.get(task_id)))
+    if failure:
+        raise failure[0]
+    return engine.get(task_id)
+
+
+def ask(required: dict[str, Any]) -> JSONValue:
+    """Show what a wait step needs and read a JSON answer from the terminal."""
+    out.print(render.required_input_panel(required))
+    out.print("Type the input as JSON; finish with an empty line.")
+    lines: list[str] = []
+    while True:
+        try:
+            line = input("> " if not lines else "  ")
+        except EOFError:
+            break
+        if not line.strip():
+            break
+        lines.append(line)
+    if not lines:
+        if required.get("prefill") is None:
+            fail("no input given and the step has no prefill.")
+        return required["prefill"]  # type: ignore[no-any-return]
+    try:
+        return json.loads("\n".join(lines))  # type: ignore[no-any-return]
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]not valid JSON[/red]: {exc.msg}; try again.")
+        return ask(required)
+
+
+def finish(view: dict[str, Any], as_json: bool) -> None:
+    """Print the outcome; exit 1 when the task failed or was cancelled."""
+    if as_json:
+        print_json(view)
+    else:
+        show_task(view)
+        if view["status"] == TaskStatus.WAITING_USER.value:
+            step = view["current_step"]
+            out.print(f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
+                      f"  segue advance {view['id']} {step} --input @answer.json")
+    if view["status"] in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
+        raise typer.Exit(1)
+
+
+@app.command()
+def advance(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    step: Annotated[str, typer.Argument(help="The wait step to answer.")],
+    value: Annotated[str, typer.Option("--input", "-i",
+                                       help="@file.json, - (stdin) or inline JSON.")],
+    no_run: Annotated[bool, typer.Option("--no-run", help="Do not run the next steps here.")]
+    = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Submit a person's input for a waiting step, then drive the task on."""
+    answer = read_json_arg(value)
+    with OPTIONS.engine() as engine:
+        engine.service.advance(task_id, step, answer, actor="cli")
+        view = engine.get(task_id) if no_run else drive_live(engine, task_id, quiet=as_json)
+        finish(view, as_json)
+
+
+@tasks_app.command("list")
+def tasks_list(
+    status: Annotated[str | None, typer.Option(help="Only tasks with this status.")] = None,
+    pipeline: Annotated[str | None, typer.Option(help="Only tasks of this pipeline.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")]
+    = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List tasks, newest first."""
+    if status is not None and status.upper() not in TaskStatus.__members__:
+        fail(f"unknown status '{status}'; use one of {', '.join(TaskStatus.__members__)}.")
+    with OPTIONS.engine() as engine:
+        page = engine.service.list(status=status.upper() if status else None, pipeline=pipeline,
+                                   limit=limit, cursor=cursor)
+        views = [engine.service.view_of(t) for t in page.tasks]
+    if as_json:
+        print_json({"tasks": views, "next_cursor": page.next_cursor})
+        return
+    table = render.Table(box=None, header_style="bold")
+    for column in ("id", "pipeline", "status", "current step", "updated"):
+        table.add_column(column)
+    for v in views:
+        table.add_row(v["id"], f"{v['pipeline']} v{v['version']}", render.status_text(v["status"]),
+                      v["current_step"] or "", v["updated_at"])
+    out.print(table)
+    if page.next_cursor:
+        out.print(f"more: segue tasks list --cursor {page.next_cursor}")
+
+
+@tasks_app.command("show")
+def tasks_show(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a task: status, current step, required input, steps, artifacts, events."""
+    with OPTIONS.engine() as engine:
+        view = engine.get(task_id)
+        artifacts = artifact_dicts(engine, task_id)
+        events = event_dicts(engine, task_id)
+    if as_json:
+        print_json({**view, "artifacts": artifacts, "events": events})
+        return
+    show_task(view)
+    out.print("[bold]artifacts[/bold]")
+    out.print(render.artifacts_table(artifacts))
+    out.print("[bold]events[/bold]")
+    out.print(render.events_table(events))
+
+
+@app.command()
+def events(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    after: Annotated[int, typer.Option(min=0, help="Only events after this seq.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print a task's event log."""
+    with OPTIONS.engine() as engine:
+        rows = [e.to_json() for e in engine.service.events(task_id, after)]
+    if as_json:
+        print_json(rows)
+    else:
+        out.print(render.events_table(rows))
+
+
+@pipelines_app.command("register")
+def pipelines_register(
+    paths: Annotated[list[Path], typer.Argument(help="Definition files or folders.")],
+) -> None:
+    """Register definitions (same content again is a no-op; a changed one needs a new version)."""
+    with OPTIONS.engine() as engine:
+        for path in paths:
+            for spec, created in engine.service.register_path(path):
+                word = "registered" if created else "already registered"
+                out.print(f"{word}: {spec.name} v{spec.version} ({spec.content_hash[:12]})")
+
+
+@pipelines_app.command("list")
+def pipelines_list(as_json: JsonFlag = False) -> None:
+    """List registered pipeline versions."""
+    with OPTIONS.engine() as engine:
+        rows = [{"pipeline": r.name, "version": r.version, "hash": r.content_hash,
+                 "registered_at": r.created_at} for r in engine.service.pipelines()]
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['pipeline']} v{r['version']}  {r['hash'][:12]}  {r['registered_at']}")
+
+
+EXIT_CODES = ((UserError, 1), (OperatorError, 3), (EngineError, 70))
+
+
+def main() -> None:
+    """Entry point: run the app and turn errors into one sentence and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted.")
+        sys.exit(130)
+    except EngineError as exc:
+        if OPTIONS.debug:
+            raise
+        report(exc)
+        sys.exit(next(code for cls, code in EXIT_CODES if isinstance(exc, cls)))
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if OPTIONS.debug:
+            raise
+        err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
+                  "(run with --debug for the traceback).")
+        sys.exit(70)
+
+
+def report(exc: EngineError) -> None:
+    """Print an engine error: the sentence, then its listed problems or violations."""
+    err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    if isinstance(exc, PipelineInvalid) and len(exc.problems) > 1:
+        for p in exc.problems:
+            err.print(f"  {p}", highlight=False)
+    if isinstance(exc, InputInvalid | ConfigInvalid) and len(exc.violations) > 1:
+        for v in exc.violations:
+            err.print(f"  {v.pointer or '/'}: {v.message}", highlight=False)
+    cause = exc.__cause__
+    while OPTIONS.debug and cause is not None:
+        err.print(f"  caused by {type(cause).__name__}: {cause}")
+        cause = cause.__cause__
+
+
+if __name__ == "__main__":
+    main()
