@@ -181,6 +181,8 @@ def _fail(spec: PipelineSpec, b: _Builder, cmd: FailStep) -> None:
 
 def _retry(spec: PipelineSpec, b: _Builder) -> None:
     state = b.current
+    if state.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
+        raise _finished(state, Retry(actor=b.actor))
     if state.status is not TaskStatus.FAILED:
         raise InvalidCommand(f"Task {state.id} is {state.status.value}; only a FAILED task can "
                              "be retried.", task_id=state.id, status=state.status.value)

@@ -32,7 +32,7 @@ def violations(schema: Any, value: JSONValue) -> list[Violation]:
                 found.append(Violation(f"{pointer}/{_escape(name)}", f"'{name}' is required"))
             continue
         found.append(Violation(pointer or "", error.message))
-    return found
+    return list(dict.fromkeys(found))  # one "required" error per missing name repeats the list
 
 
 def _escape(part: object) -> str:

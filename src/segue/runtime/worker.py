@@ -77,7 +77,7 @@ class Worker:
                     if until is None:
                         return
                     wait = self.poll_s
-                self._stop.wait(min(max(wait, 0.001), max_wait_s, self.poll_s * 5))
+                self.service.clock.sleep(min(max(wait, 0.001), max_wait_s, self.poll_s * 5))
         finally:
             self._stop_heartbeat()
 

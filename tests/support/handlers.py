@@ -1,0 +1,73 @@
+"""Real handlers the test suite registers (the SCENARIOS.md ``t.*`` operations).
+
+One handler, ``tests.support.handlers:t``, runs the operations listed in its
+``with: {ops: [...]}`` in order; the artifact is the last one's result:
+
+- ``{emit: X}``: returns X.
+- ``{count: K}``: adds 1 to counter K of this task, kept in files under
+  ``$SEGUE_TEST_COUNTERS`` (outside the engine's database), returns ``{counter, n}``.
+- ``{fail_first: N}``: raises on attempts 1..N.
+- ``{fail_while: F}``: raises while the flag file F exists in the counters folder.
+- ``{hold: G}``: blocks until the gate file G exists in the counters folder.
+- ``{sleep: S}``: sleeps S seconds, returns ``{}``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from segue import PermanentError, StepContext
+
+
+def folder() -> Path:
+    path = Path(os.environ["SEGUE_TEST_COUNTERS"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def counter(task_id: str, name: str) -> int:
+    file = folder() / f"{task_id}.{name}"
+    return int(file.read_text()) if file.exists() else 0
+
+
+def bump(task_id: str, name: str) -> int:
+    lock = folder() / ".lock"
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        n = counter(task_id, name) + 1
+        (folder() / f"{task_id}.{name}").write_text(str(n))
+        return n
+
+
+def t(ctx: StepContext) -> Any:
+    result: Any = {}
+    for op in ctx.params.get("ops", []):  # type: ignore[union-attr]
+        (name, arg), = op.items()  # type: ignore[union-attr]
+        if name == "emit":
+            result = arg
+        elif name == "count":
+            result = {"counter": arg, "n": bump(ctx.task_id, arg)}
+        elif name == "fail_first":
+            if ctx.attempt <= arg:
+                raise RuntimeError(f"fail_first({arg}): attempt {ctx.attempt} fails")
+        elif name == "fail_while":
+            if (folder() / arg).exists():
+                raise RuntimeError(f"fail_while({arg}): the flag is set")
+        elif name == "hold":
+            while not (folder() / arg).exists():
+                time.sleep(0.02)
+        elif name == "sleep":
+            time.sleep(float(arg))
+            result = {}
+        elif name == "permanent":
+            raise PermanentError(str(arg))
+        elif name == "from_upstream":
+            step, key = arg.split(".")
+            result = {f"from_{step}": ctx.artifacts[step][key]}
+        else:
+            raise ValueError(f"unknown test op {name!r}")
+    return result
