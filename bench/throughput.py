@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import io
 import json
 import os
 import platform
@@ -101,6 +102,20 @@ USER_INPUT = {"directory": [{"title": "Intro", "level": 1}]}
 BUSY_TIMEOUT_MS = 30_000
 WARMUP_TASKS = 10
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+SYNCHRONOUS_LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+
+
+def check_pragmas(dbapi_conn: Any, synchronous: str) -> None:
+    """Fail unless the connection really is in WAL mode at the synchronous level asked for."""
+    mode = dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0]
+    level = dbapi_conn.execute("PRAGMA synchronous").fetchone()[0]
+    busy = dbapi_conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    if mode.lower() != "wal" or level != SYNCHRONOUS_LEVELS[synchronous] or busy <= 0:
+        raise RuntimeError(
+            f"expected WAL/{synchronous}/busy_timeout, got {mode}/synchronous={level}/{busy}"
+        )
 
 
 # -- counting transactions -----------------------------------------------------------
@@ -189,9 +204,12 @@ class EngineRound:
 
 class EngineBench:
     def __init__(self, workdir: Path, synchronous: str) -> None:
-        self.segue = Segue(f"sqlite:///{workdir}/bench-{synchronous.lower()}.db",
-                           sqlite_synchronous=synchronous)
+        self.segue = Segue(
+            f"sqlite:///{workdir}/bench-{synchronous.lower()}.db", sqlite_synchronous=synchronous
+        )
         self.segue.register(PIPELINE_YAML)
+        with self.segue.store.engine.connect() as conn:
+            check_pragmas(conn.connection.dbapi_connection, synchronous)
         self.counter = TxCounter(self.segue.store.engine)
         self.last_id = ""
 
@@ -222,10 +240,16 @@ class EngineBench:
         if logged != revision:
             raise AssertionError(f"revision {revision} != {logged} events")
         return EngineRound(
-            tasks=tasks, seconds=seconds, events=events, commits=delta.commits,
-            durable_commits=delta.task_commits, write_commits=delta.write_commits,
-            empty_commits=delta.commits - delta.write_commits, read_txns=delta.rollbacks,
-            statements=delta.statements, threads_alive_after=threading.active_count(),
+            tasks=tasks,
+            seconds=seconds,
+            events=events,
+            commits=delta.commits,
+            durable_commits=delta.task_commits,
+            write_commits=delta.write_commits,
+            empty_commits=delta.commits - delta.write_commits,
+            read_txns=delta.rollbacks,
+            statements=delta.statements,
+            threads_alive_after=threading.active_count(),
         )
 
     def close(self) -> None:
@@ -251,18 +275,24 @@ class FloorBench:
     ROWS = 100
 
     def __init__(self, workdir: Path, synchronous: str) -> None:
-        self.conn = sqlite3.connect(workdir / f"floor-{synchronous.lower()}.db",
-                                    isolation_level=None, check_same_thread=False)
+        self.conn = sqlite3.connect(
+            workdir / f"floor-{synchronous.lower()}.db",
+            isolation_level=None,
+            check_same_thread=False,
+        )
         c = self.conn
-        mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError(f"journal_mode is {mode}, not WAL")
+        c.execute("PRAGMA journal_mode=WAL")
         c.execute(f"PRAGMA synchronous={synchronous}")
         c.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        c.execute("CREATE TABLE state (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, "
-                  "body TEXT NOT NULL)")
-        c.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, task INTEGER NOT NULL, "
-                  "revision INTEGER NOT NULL, data TEXT NOT NULL)")
+        check_pragmas(c, synchronous)
+        c.execute(
+            "CREATE TABLE state (id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, "
+            "body TEXT NOT NULL)"
+        )
+        c.execute(
+            "CREATE TABLE log (id INTEGER PRIMARY KEY, task INTEGER NOT NULL, "
+            "revision INTEGER NOT NULL, data TEXT NOT NULL)"
+        )
         c.executemany("INSERT INTO state VALUES (?, 0, '{}')", [(i,) for i in range(self.ROWS)])
         self.body = json.dumps({"steps": {f"s{i}": {"status": "DONE"} for i in range(5)}})
         self.n = 0
@@ -277,10 +307,13 @@ class FloorBench:
             self.n += 1
             row = self.n % rows
             c.execute("BEGIN IMMEDIATE")
-            c.execute("INSERT INTO log (task, revision, data) VALUES (?, ?, ?)",
-                      (row, self.n, '{"type":"step_completed"}'))
-            c.execute("UPDATE state SET revision = revision + 1, body = ? WHERE id = ?",
-                      (body, row))
+            c.execute(
+                "INSERT INTO log (task, revision, data) VALUES (?, ?, ?)",
+                (row, self.n, '{"type":"step_completed"}'),
+            )
+            c.execute(
+                "UPDATE state SET revision = revision + 1, body = ? WHERE id = ?", (body, row)
+            )
             c.execute("COMMIT")
         return FloorRound(commits=commits, seconds=time.perf_counter() - start)
 
@@ -330,8 +363,7 @@ class ModeResult:
                 "commits_per_s": floor_commits,
                 "ms_per_commit": stat([1000 * r.seconds / r.commits for r in f]),
             },
-            "ratio_engine_over_floor_commits": engine_commits["median"]
-            / floor_commits["median"],
+            "ratio_engine_over_floor_commits": engine_commits["median"] / floor_commits["median"],
             "rounds": {
                 "engine": [asdict(r) for r in e],
                 "floor": [asdict(r) for r in f],
@@ -339,8 +371,9 @@ class ModeResult:
         }
 
 
-def run(workdir: Path, modes: Sequence[str], tasks: int, rounds: int,
-        progress: Callable[[str], None]) -> list[ModeResult]:
+def run(
+    workdir: Path, modes: Sequence[str], tasks: int, rounds: int, progress: Callable[[str], None]
+) -> list[ModeResult]:
     benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []
     try:
         for mode in modes:
@@ -357,10 +390,12 @@ def run(workdir: Path, modes: Sequence[str], tasks: int, rounds: int,
             for result, engine, floor in benches:
                 result.floor.append(floor.round(result.floor_commits_per_round))
                 result.engine.append(engine.round(tasks))
-                progress(f"round {i + 1}/{rounds} {result.synchronous}: floor "
-                         f"{result.floor[-1].commits_per_s:,.0f} commits/s, engine "
-                         f"{result.engine[-1].tasks_per_s:,.1f} tasks/s "
-                         f"{result.engine[-1].commits_per_s:,.0f} commits/s")
+                progress(
+                    f"round {i + 1}/{rounds} {result.synchronous}: floor "
+                    f"{result.floor[-1].commits_per_s:,.0f} commits/s, engine "
+                    f"{result.engine[-1].tasks_per_s:,.1f} tasks/s "
+                    f"{result.engine[-1].commits_per_s:,.0f} commits/s"
+                )
     finally:
         for _, engine, floor in benches:
             engine.close()
@@ -383,8 +418,7 @@ def fmt_stat(s: dict[str, float], digits: int = 0) -> tuple[str, str]:
     return (f"{s['median']:,.{digits}f}", f"{s['min']:,.{digits}f}..{s['max']:,.{digits}f}")
 
 
-def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int,
-           rounds: int) -> str:
+def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int, rounds: int) -> str:
     lines = [
         f"Segue throughput: {PIPELINE} (5 steps, 1 wait_user), SQLite WAL, "
         f"{rounds} rounds x {tasks} tasks, medians (min..max over rounds)",
@@ -396,19 +430,28 @@ def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int,
         rows = [
             ("tasks/s", *fmt_stat(e["tasks_per_s"], 1), "", ""),
             ("events/s", *fmt_stat(e["events_per_s"]), "", ""),
-            ("commits/s (durable transitions)", *fmt_stat(e["durable_commits_per_s"]),
-             *fmt_stat(f["commits_per_s"])),
+            (
+                "commits/s (durable transitions)",
+                *fmt_stat(e["durable_commits_per_s"]),
+                *fmt_stat(f["commits_per_s"]),
+            ),
             ("all COMMITs/s (incl. empty)", *fmt_stat(e["all_commits_per_s"]), "", ""),
-            ("ms per durable commit", *fmt_stat(e["ms_per_durable_commit"], 3),
-             *fmt_stat(f["ms_per_commit"], 3)),
+            (
+                "ms per durable commit",
+                *fmt_stat(e["ms_per_durable_commit"], 3),
+                *fmt_stat(f["ms_per_commit"], 3),
+            ),
             ("ms per task", *fmt_stat(e["ms_per_task"], 2), "", ""),
         ]
         head = ("", "engine", "(spread)", "floor", "(spread)")
         widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]
         lines += ["", f"synchronous={s['synchronous']}"]
         for r in [head, *rows]:
-            lines.append("  " + r[0].ljust(widths[0]) + "".join(
-                "  " + str(c).rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)))
+            lines.append(
+                "  "
+                + r[0].ljust(widths[0])
+                + "".join("  " + str(c).rjust(w) for c, w in zip(r[1:], widths[1:], strict=True))
+            )
         pt = e["per_task"]
         lines += [
             f"  ratio engine/floor commits/s: {s['ratio_engine_over_floor_commits']:.3f}"
@@ -431,38 +474,37 @@ def profile(workdir: Path, tasks: int, synchronous: str, top: int) -> str:
         profiler.disable()
     finally:
         engine.close()
-    out = _Capture()
-    stats = pstats.Stats(profiler, stream=out)  # type: ignore[arg-type]
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
     stats.strip_dirs().sort_stats("cumulative").print_stats(top)
-    header = (f"cProfile of one {synchronous} round: {tasks} tasks in {result.seconds:.2f}s "
-              f"(profiled), {result.durable_commits} durable commits, "
-              f"{result.commits} COMMITs, {result.read_txns} read txns")
-    return header + "\n" + out.text()
-
-
-class _Capture:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-    def text(self) -> str:
-        return "".join(self.parts)
+    header = (
+        f"cProfile of one {synchronous} round: {tasks} tasks in {result.seconds:.2f}s "
+        f"(profiled), {result.durable_commits} durable commits, "
+        f"{result.commits} COMMITs, {result.read_txns} read txns"
+    )
+    return header + "\n" + out.getvalue()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=200, help="tasks per round (200)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per mode (5)")
-    parser.add_argument("--modes", default="FULL,NORMAL",
-                        help="synchronous modes, comma-separated (FULL,NORMAL)")
-    parser.add_argument("--dir", type=Path, default=REPO_ROOT,
-                        help="where to make the temporary databases (default: the repo)")
+    parser.add_argument(
+        "--modes", default="FULL,NORMAL", help="synchronous modes, comma-separated (FULL,NORMAL)"
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=REPO_ROOT,
+        help="where to make the temporary databases (default: the repo)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--profile", type=int, metavar="N",
-                        help="instead: cProfile one round of N tasks (first mode)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="instead: cProfile one round of N tasks (first mode)",
+    )
     parser.add_argument("--top", type=int, default=15, help="profile rows to show (15)")
     args = parser.parse_args(argv)
     modes = [m.strip().upper() for m in args.modes.split(",") if m.strip()]
@@ -484,9 +526,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         summaries = [r.summary() for r in results]
         wall = time.perf_counter() - started
         if args.json:
-            print(json.dumps({"pipeline": PIPELINE, "tasks_per_round": args.tasks,
-                              "rounds": args.rounds, "wall_seconds": wall,
-                              "environment": env, "modes": summaries}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "pipeline": PIPELINE,
+                        "tasks_per_round": args.tasks,
+                        "rounds": args.rounds,
+                        "wall_seconds": wall,
+                        "environment": env,
+                        "modes": summaries,
+                    },
+                    indent=2,
+                )
+            )
         else:
             print(render(summaries, env, args.tasks, args.rounds))
             print(f"\n(wall time {wall:.1f}s)")

@@ -10,6 +10,8 @@ One handler, ``tests.support.handlers:t``, runs the operations listed in its
 - ``{fail_while: F}``: raises while the flag file F exists in the counters folder.
 - ``{hold: G}``: blocks until the gate file G exists in the counters folder.
 - ``{sleep: S}``: sleeps S seconds, returns ``{}``.
+- ``{blob: N}``: returns ``{blob: 'x' * N}``.
+- ``{record_key: K}``: appends the idempotency key to a file named after K.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ def t(ctx: StepContext) -> Any:
             result = {}
         elif name == "permanent":
             raise PermanentError(str(arg))
+        elif name == "blob":
+            result = {"blob": "x" * int(arg)}
+        elif name == "record_key":
+            with open(folder() / f"{ctx.task_id}.{arg}.keys", "a") as fh:
+                fh.write(ctx.idempotency_key + "\n")
         elif name == "from_upstream":
             step, key = arg.split(".")
             result = {f"from_{step}": ctx.artifacts[step][key]}

@@ -146,7 +146,9 @@ def test_short_circuit_avoids_the_missing_field() -> None:
 # --- compile errors ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["artifacts.a.ok &&", "1 +", "(", "a b", ")", "config.", "'open"])
+@pytest.mark.parametrize(
+    "source", ["artifacts.a.ok &&", "1 +", "(", "a b", ")", "config.", "'open"]
+)
 def test_invalid_text_does_not_compile(source: str) -> None:
     """Text that is not CEL raises ExpressionError saying it does not compile."""
     with pytest.raises(ExpressionError, match="does not compile"):

@@ -140,7 +140,9 @@ class Run:
         run.check()
         return run
 
-    def do(self, command: Command, outputs: dict[str, JSONValue] | None = None) -> tuple[Event, ...]:
+    def do(
+        self, command: Command, outputs: dict[str, JSONValue] | None = None
+    ) -> tuple[Event, ...]:
         """Apply one command, one second after the previous one; return its events."""
         self.clock += timedelta(seconds=1)
         transition = advance(self.spec, self.state, command, self.clock, outputs)
@@ -167,8 +169,13 @@ class Run:
         attempt = self.state.step(step).attempt
         self.do(ClaimStep(step=step, attempt=attempt, worker="w1"))
         return self.do(
-            FailStep(step=step, attempt=attempt, error_type="Boom", message=f"boom {attempt}",
-                     permanent=permanent)
+            FailStep(
+                step=step,
+                attempt=attempt,
+                error_type="Boom",
+                message=f"boom {attempt}",
+                permanent=permanent,
+            )
         )
 
     def status(self, step: str) -> StepStatus:
@@ -427,7 +434,10 @@ def test_view_of_a_completed_task_has_no_current_step() -> None:
         run.run_step(step)
     view = task_view(run.spec, run.state)
     assert (view["status"], view["current_step"], view["required_input"], view["waiting"]) == (
-        "COMPLETED", None, None, []
+        "COMPLETED",
+        None,
+        None,
+        [],
     )
 
 
@@ -665,8 +675,12 @@ def test_submit_to_an_already_answered_step() -> None:
     run = waiting_review()
     run.do(SubmitInput(step="review", input={"decision": "reject", "amount": 1}))
     with pytest.raises(StepNotWaiting):
-        advance(run.spec, run.state, SubmitInput(step="review", input={"decision": "approve",
-                                                                        "amount": 1}), T0)
+        advance(
+            run.spec,
+            run.state,
+            SubmitInput(step="review", input={"decision": "approve", "amount": 1}),
+            T0,
+        )
 
 
 def test_submit_to_an_unknown_step() -> None:
@@ -690,8 +704,12 @@ def test_invalid_input_type_is_pointed_at() -> None:
     """A wrongly typed field is reported at its own pointer."""
     run = waiting_review()
     with pytest.raises(InputInvalid) as info:
-        advance(run.spec, run.state,
-                SubmitInput(step="review", input={"decision": "approve", "amount": -3}), T0)
+        advance(
+            run.spec,
+            run.state,
+            SubmitInput(step="review", input={"decision": "approve", "amount": -3}),
+            T0,
+        )
     assert [v.pointer for v in info.value.violations] == ["/amount"]
 
 

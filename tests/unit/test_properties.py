@@ -56,7 +56,9 @@ def pipelines(draw: st.DrawFn) -> tuple[PipelineSpec, dict[str, Any]]:
     for i in range(count):
         step: dict[str, Any] = {"id": f"s{i}"}
         earlier = [f"s{j}" for j in range(i)]
-        step["depends_on"] = draw(st.lists(st.sampled_from(earlier), unique=True)) if earlier else []
+        step["depends_on"] = (
+            draw(st.lists(st.sampled_from(earlier), unique=True)) if earlier else []
+        )
         if draw(st.booleans()):
             step["type"] = "auto"
             step["run"] = "segue.builtins:passthrough"
@@ -86,8 +88,9 @@ def legal_commands(state: TaskState) -> list[Command]:
             commands += [
                 CompleteStep(step=step_id, attempt=step.attempt, artifact={"n": step.attempt}),
                 FailStep(step=step_id, attempt=step.attempt, error_type="E", message="x"),
-                FailStep(step=step_id, attempt=step.attempt, error_type="E", message="x",
-                         permanent=True),
+                FailStep(
+                    step=step_id, attempt=step.attempt, error_type="E", message="x", permanent=True
+                ),
                 ExpireLease(step=step_id, attempt=step.attempt),
             ]
         elif step.status is StepStatus.WAITING_USER:
@@ -115,8 +118,11 @@ def check_events(events: list[Event]) -> None:
     """Seqs are 1..n; fold event by event: legal step transitions, attempts never decrease."""
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].type is EventType.TASK_CREATED
-    finals = [i for i, e in enumerate(events)
-              if e.type in (EventType.TASK_COMPLETED, EventType.TASK_CANCELLED)]
+    finals = [
+        i
+        for i, e in enumerate(events)
+        if e.type in (EventType.TASK_COMPLETED, EventType.TASK_CANCELLED)
+    ]
     assert len(finals) <= 1
     if finals:
         assert finals[0] == len(events) - 1, "nothing may follow a final task event"
@@ -188,7 +194,10 @@ def test_random_runs_keep_the_invariants(
                 expect_rejected(spec, state, command, now)
             break
         legal = legal_commands(state)
-        if state.status is not TaskStatus.FAILED and data.draw(st.integers(0, 59), label="cancel") == 30:
+        if (
+            state.status is not TaskStatus.FAILED
+            and data.draw(st.integers(0, 59), label="cancel") == 30
+        ):
             legal = [Cancel(actor="op", reason="prop")]
         command = data.draw(st.sampled_from(legal), label="command")
         previous = state

@@ -99,7 +99,9 @@ def test_cycle_is_reported_once() -> None:
 
 def test_duplicate_id_names_both_lines() -> None:
     """duplicate_id.yaml: step id 'a' is defined twice (lines 5 and 6)."""
-    problem = find(file_problems("duplicate_id.yaml"), "step id 'a' is defined twice (lines 5 and 6)")
+    problem = find(
+        file_problems("duplicate_id.yaml"), "step id 'a' is defined twice (lines 5 and 6)"
+    )
     assert problem.line == 6
 
 
@@ -470,7 +472,12 @@ FAN_IN_DATA = {
             "when": "config.flag",
             "input_schema": {"type": "object", "required": ["ok"]},
         },
-        {"id": "c", "type": "auto", "run": "segue.builtins:passthrough", "retry": {"max_attempts": 2}},
+        {
+            "id": "c",
+            "type": "auto",
+            "run": "segue.builtins:passthrough",
+            "retry": {"max_attempts": 2},
+        },
     ],
 }
 
@@ -537,7 +544,25 @@ def test_parse_duration_accepts(raw: object, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "   ", "soon", "10", "1x", "m", "s30", "-5s", "5 s x", -1, -0.5, True, False, None, [1], {}]
+    "raw",
+    [
+        "",
+        "   ",
+        "soon",
+        "10",
+        "1x",
+        "m",
+        "s30",
+        "-5s",
+        "5 s x",
+        -1,
+        -0.5,
+        True,
+        False,
+        None,
+        [1],
+        {},
+    ],
 )
 def test_parse_duration_rejects(raw: object) -> None:
     """Anything else is not a duration (None), including negatives and booleans."""

@@ -1,0 +1,183 @@
+"""Leases, fencing, heartbeats, large artifacts and idempotency keys, on every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+
+import pytest
+
+from segue import Segue
+from segue.core.task import EventType
+from segue.runtime.worker import Worker
+from segue.testing import FakeClock
+from tests.support.handlers import counter
+
+T = "tests.support.handlers:t"
+
+TWO_STEPS = f"""
+pipeline: two
+version: 1
+steps:
+  - {{id: first, type: auto, depends_on: [], run: {T}, with: {{ops: [{{count: first}}]}}}}
+  - {{id: second, type: auto, run: {T}, with: {{ops: [{{count: second}}, {{emit: {{v: 2}}}}]}}}}
+"""
+
+
+def test_a_late_completion_from_a_lost_worker_is_fenced_off(engine: Segue) -> None:
+    """A worker whose lease expired cannot complete the step over the newer attempt."""
+    clock = FakeClock()
+    engine.service.clock = clock
+    engine.register(TWO_STEPS)
+    task = engine.start("two", run=False)["id"]
+    (lost,) = engine.service.claim("worker-1", lease_s=5)
+    clock.advance(6)
+    assert engine.service.expire_leases() == 1
+    (fresh,) = engine.service.claim("worker-2", lease_s=5)
+    assert (fresh.step, fresh.claim.attempt) == ("first", 2)
+    assert engine.service.complete(lost, {"from": "lost"}) is None
+    assert engine.service.complete(fresh, {"from": "fresh"}) is not None
+    assert engine.artifacts(task)["first"] == {"from": "fresh"}
+    kinds = [(e.type, e.attempt) for e in engine.events(task) if e.step == "first"]
+    assert (EventType.LEASE_EXPIRED, 1) in kinds
+    assert (EventType.STEP_COMPLETED, 1) not in kinds
+    assert (EventType.STEP_COMPLETED, 2) in kinds
+
+
+def test_a_cancelled_task_discards_the_running_steps_result(engine: Segue) -> None:
+    """B09 variant: a result reported after cancel is not recorded, nothing else runs."""
+    engine.register(TWO_STEPS)
+    task = engine.start("two", run=False)["id"]
+    (job,) = engine.service.claim("w", lease_s=30)
+    engine.service.cancel(task)
+    assert engine.service.complete(job, {"late": True}) is None
+    assert engine.get(task)["status"] == "CANCELLED"
+    assert engine.artifacts(task) == {}
+    assert engine.service.claim("w") == []
+
+
+def test_heartbeats_keep_a_long_step_with_its_first_worker(tmp_path) -> None:
+    """B06: a step longer than the lease is renewed, never handed to a second worker."""
+    url = f"sqlite:///{tmp_path / 'hb.db'}"
+    with Segue(url) as engine:
+        engine.register(f"""
+pipeline: long
+version: 1
+steps:
+  - {{id: long, type: auto, depends_on: [], run: {T}, with: {{ops: [{{count: long}}, {{sleep: 1.6}}]}}}}
+  - {{id: next, type: auto, run: {T}, with: {{ops: [{{count: next}}]}}}}
+""")
+        task = engine.start("long", run=False)["id"]
+        stop = threading.Event()
+        workers = [Worker(engine.service, owner=f"w{i}", lease_s=0.6, poll_s=0.05)
+                   for i in range(2)]
+        threads = [threading.Thread(target=w.run_forever, args=(stop,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(200):
+                if engine.get(task)["status"] == "COMPLETED":
+                    break
+                stop.wait(0.05)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        assert engine.get(task)["status"] == "COMPLETED"
+        assert (counter(task, "long"), counter(task, "next")) == (1, 1)
+        types = {e.type for e in engine.events(task)}
+        assert EventType.LEASE_EXPIRED not in types and EventType.STEP_FAILED not in types
+
+
+def test_idempotency_key_is_stable_across_retries(engine: Segue, counters) -> None:
+    """Every attempt of one step run gets the same idempotency key."""
+    engine.register(f"""
+pipeline: keys
+version: 1
+steps:
+  - id: flaky
+    type: auto
+    depends_on: []
+    run: {T}
+    with: {{ops: [{{record_key: flaky}}, {{fail_first: 2}}]}}
+    retry: {{max_attempts: 3, backoff: fixed, initial_delay: 0.01s}}
+""")
+    task = engine.start("keys")["id"]
+    keys = (counters / f"{task}.flaky.keys").read_text().split()
+    assert len(keys) == 3 and len(set(keys)) == 1
+    assert task in keys[0]
+
+
+def _big(size: int) -> str:
+    return f"""
+pipeline: big
+version: 1
+steps:
+  - {{id: big, type: auto, depends_on: [], run: {T}, with: {{ops: [{{blob: {size}}}]}}}}
+  - {{id: next, type: auto, run: {T}, with: {{ops: [{{count: next}}]}}}}
+"""
+
+
+def test_b23_a_large_output_is_kept_as_a_blob(engine: Segue) -> None:
+    """B23: output over the inline limit goes to the blob store, addressed by sha256."""
+    engine.service.inline_limit_bytes = 1024
+    engine.register(_big(1024 + 1024))
+    view = engine.start("big")
+    assert view["status"] == "COMPLETED"
+    (artifact,) = engine.service.artifacts(view["id"], "big")
+    assert artifact.kind == "blob" and artifact.value is None
+    data = engine.store.read_blob(artifact.sha256)
+    assert hashlib.sha256(data).hexdigest() == artifact.sha256
+    assert json.loads(data) == {"blob": "x" * 2048}
+    assert len(json.dumps(engine.get(view["id"]))) < 4096
+    assert counter(view["id"], "next") == 1
+
+
+def test_b23_an_output_over_the_maximum_fails_the_step_clearly(engine: Segue) -> None:
+    """B23: output over the maximum fails the step at once with its size and the limit."""
+    engine.service.max_artifact_bytes = 4096
+    engine.register(_big(4096))
+    view = engine.start("big")
+    assert view["status"] == "FAILED"
+    step = next(s for s in view["steps"] if s["id"] == "big")
+    assert step["status"] == "FAILED"
+    assert "over the limit of 4096 bytes" in step["error"]["message"]
+    assert counter(view["id"], "next") == 0
+    engine.service.retry(view["id"])
+    assert engine.drive(view["id"])["status"] == "FAILED"
+
+
+def test_a_handler_that_does_not_return_json_fails_permanently(engine: Segue) -> None:
+    """Output that cannot be stored as JSON fails the step without retries."""
+    engine = Segue("sqlite://", handlers={"x:bad": lambda ctx: {"s": {1, 2}}})
+    engine.register("""
+pipeline: bad_out
+version: 1
+steps:
+  - {id: s, type: auto, depends_on: [], run: "x:bad", retry: {max_attempts: 3}}
+""")
+    view = engine.start("bad_out")
+    assert view["status"] == "FAILED"
+    assert "not JSON" in view["steps"][0]["error"]["message"]
+    assert view["steps"][0]["attempt"] == 1
+
+
+@pytest.mark.parametrize("permanent", [True, False])
+def test_permanent_errors_are_not_retried(engine: Segue, permanent: bool) -> None:
+    """segue.PermanentError fails the step at once; other errors use the retry budget."""
+    op = "{permanent: nope}" if permanent else "{fail_first: 9}"
+    engine.register(f"""
+pipeline: perm
+version: 1
+steps:
+  - id: s
+    type: auto
+    depends_on: []
+    run: {T}
+    with: {{ops: [{op}]}}
+    retry: {{max_attempts: 3, backoff: fixed, initial_delay: 0.01s}}
+""")
+    view = engine.start("perm")
+    assert view["status"] == "FAILED"
+    assert view["steps"][0]["attempt"] == (1 if permanent else 3)
