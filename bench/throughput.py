@@ -176,6 +176,7 @@ class TxCounter:
 class EngineRound:
     tasks: int
     seconds: float
+    cpu_seconds: float
     events: int
     commits: int
     durable_commits: int
@@ -229,10 +230,12 @@ class EngineBench:
         gc.collect()
         before = self.counter.snapshot()
         events = 0
+        cpu = time.process_time()
         start = time.perf_counter()
         for _ in range(tasks):
             events += self.run_task()
         seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu
         delta = self.counter.snapshot().minus(before)
         # Outside the timing: the revision really is the event count.
         logged = len(self.segue.events(self.last_id))
@@ -242,6 +245,7 @@ class EngineBench:
         return EngineRound(
             tasks=tasks,
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             events=events,
             commits=delta.commits,
             durable_commits=delta.task_commits,
@@ -263,6 +267,7 @@ class EngineBench:
 class FloorRound:
     commits: int
     seconds: float
+    cpu_seconds: float
 
     @property
     def commits_per_s(self) -> float:
@@ -302,6 +307,7 @@ class FloorBench:
         c = self.conn
         body = self.body
         rows = self.ROWS
+        cpu = time.process_time()
         start = time.perf_counter()
         for _ in range(commits):
             self.n += 1
@@ -315,7 +321,8 @@ class FloorBench:
                 "UPDATE state SET revision = revision + 1, body = ? WHERE id = ?", (body, row)
             )
             c.execute("COMMIT")
-        return FloorRound(commits=commits, seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        return FloorRound(commits, seconds, time.process_time() - cpu)
 
     def close(self) -> None:
         self.conn.close()
@@ -349,6 +356,10 @@ class ModeResult:
                 "all_commits_per_s": stat([r.all_commits_per_s for r in e]),
                 "ms_per_task": stat([1000 * r.seconds / r.tasks for r in e]),
                 "ms_per_durable_commit": stat([1000 * r.seconds / r.durable_commits for r in e]),
+                "cpu_ms_per_task": stat([1000 * r.cpu_seconds / r.tasks for r in e]),
+                "cpu_ms_per_durable_commit": stat(
+                    [1000 * r.cpu_seconds / r.durable_commits for r in e]
+                ),
                 "per_task": {
                     "events": sum(r.events for r in e) / tasks,
                     "durable_commits": sum(r.durable_commits for r in e) / tasks,
@@ -362,6 +373,7 @@ class ModeResult:
                 "commits_per_round": self.floor_commits_per_round,
                 "commits_per_s": floor_commits,
                 "ms_per_commit": stat([1000 * r.seconds / r.commits for r in f]),
+                "cpu_ms_per_commit": stat([1000 * r.cpu_seconds / r.commits for r in f]),
             },
             "ratio_engine_over_floor_commits": engine_commits["median"] / floor_commits["median"],
             "rounds": {
@@ -441,7 +453,13 @@ def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int, rou
                 *fmt_stat(e["ms_per_durable_commit"], 3),
                 *fmt_stat(f["ms_per_commit"], 3),
             ),
+            (
+                "CPU ms per durable commit",
+                *fmt_stat(e["cpu_ms_per_durable_commit"], 3),
+                *fmt_stat(f["cpu_ms_per_commit"], 3),
+            ),
             ("ms per task", *fmt_stat(e["ms_per_task"], 2), "", ""),
+            ("CPU ms per task", *fmt_stat(e["cpu_ms_per_task"], 2), "", ""),
         ]
         head = ("", "engine", "(spread)", "floor", "(spread)")
         widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(5)]

@@ -9,13 +9,14 @@ from typing import Any
 
 from segue.core.states import TaskStatus
 from segue.core.task import Event
+from segue.core.view import TaskView
 from segue.runtime.handlers import HandlerRegistry
 from segue.runtime.worker import Worker
 from segue.service import Service
 from segue.settings import DEFAULT_DATABASE_URL, Settings
 from segue.spec import PipelineSpec
 from segue.store import Artifact, open_store
-from segue.types import JSONObject, JSONValue
+from segue.types import JSONValue
 
 
 class Segue:
@@ -29,7 +30,9 @@ class Segue:
     """
 
     def __init__(
-        self, database_url: str = DEFAULT_DATABASE_URL, *,
+        self,
+        database_url: str = DEFAULT_DATABASE_URL,
+        *,
         pipelines: Iterable[str | os.PathLike[str]] = (),
         blob_dir: str | os.PathLike[str] | None = None,
         handlers: Mapping[str, Callable[..., Any]] | None = None,
@@ -38,8 +41,9 @@ class Segue:
         registry = HandlerRegistry()
         for ref, fn in (handlers or {}).items():
             registry.register(ref, fn)
-        self.store = open_store(database_url, blob_dir=blob_dir,
-                                sqlite_synchronous=sqlite_synchronous)
+        self.store = open_store(
+            database_url, blob_dir=blob_dir, sqlite_synchronous=sqlite_synchronous
+        )
         self.service = Service(self.store, handlers=registry)
         for path in pipelines:
             self.service.register_path(Path(path))
@@ -47,27 +51,36 @@ class Segue:
     @classmethod
     def from_settings(cls, settings: Settings) -> Segue:
         """An engine configured by :class:`Settings`."""
-        return cls(settings.database_url, pipelines=settings.pipelines,
-                   blob_dir=settings.blob_dir, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(
+            settings.database_url,
+            pipelines=settings.pipelines,
+            blob_dir=settings.blob_dir,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
 
     def register(self, text: str, filename: str | None = None) -> PipelineSpec:
         """Register a definition given as YAML or JSON text."""
         return self.service.register(text, filename)[0]
 
-    def start(self, pipeline: str, config: Mapping[str, Any] | None = None, *,
-              version: int | None = None, run: bool = True) -> JSONObject:
+    def start(
+        self,
+        pipeline: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        run: bool = True,
+    ) -> TaskView:
         """Start a task and (unless ``run=False``) drive it until it waits or ends."""
         state = self.service.start(pipeline, config, version=version)
         if run:
             self.drive(state.id)
         return self.get(state.id)
 
-    def get(self, task_id: str) -> JSONObject:
+    def get(self, task_id: str) -> TaskView:
         """The task view."""
         return self.service.view(task_id)
 
-    def advance(self, task_id: str, step: str, value: JSONValue, *, run: bool = True
-                ) -> JSONObject:
+    def advance(self, task_id: str, step: str, value: JSONValue, *, run: bool = True) -> TaskView:
         """Submit input for a waiting step, then drive the task on."""
         self.service.advance(task_id, step, value)
         if run:
@@ -90,7 +103,7 @@ class Segue:
 
         return json.loads(self.store.read_blob(artifact.sha256))  # type: ignore[no-any-return]
 
-    def drive(self, task_id: str) -> JSONObject:
+    def drive(self, task_id: str) -> TaskView:
         """Run the task's auto steps in this thread until it waits for a person or ends."""
         worker = Worker(self.service)
 

@@ -47,13 +47,23 @@ def main() -> int:
         task_id = view["id"]
 
     out.rule("3. a new process reads the same task back from the database")
-    command = [sys.executable, "-m", "segue.cli.main", "--database-url", url,
-               "tasks", "show", task_id]
+    command = [
+        sys.executable,
+        "-m",
+        "segue.cli.main",
+        "--database-url",
+        url,
+        "tasks",
+        "show",
+        task_id,
+    ]
     shown = subprocess.run(command, check=False)
     if shown.returncode != 0 or view["status"] != "COMPLETED":
         return 1
-    out.print(f"[green]done:[/green] task {task_id} is COMPLETED; its state, artifacts and "
-              f"events are in {DATA / 'segue.db'}.")
+    out.print(
+        f"[green]done:[/green] task {task_id} is COMPLETED; its state, artifacts and "
+        f"events are in {DATA / 'segue.db'}."
+    )
     out.print(f"try: .venv/bin/segue --database-url {url} tasks list")
     return 0
 

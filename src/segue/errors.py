@@ -131,7 +131,7 @@ class PipelineNotFound(UserError):
 
 
 class VersionConflict(UserError):
-    """This (pipeline, version) is registered with different content; bump the version."""
+    """The (pipeline, version) is registered with different content; bump the version."""
 
     code = "version_conflict"
     http_status = 409
@@ -240,7 +240,7 @@ class HandlerNotFound(OperatorError):
 
 
 class LeaseLost(OperatorError):
-    """This worker no longer holds the step run; its result was discarded."""
+    """The worker no longer holds the step run; its result was discarded."""
 
     code = "lease_lost"
     http_status = 409

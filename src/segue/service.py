@@ -20,6 +20,7 @@ from segue.core.commands import Command
 from segue.core.machine import Transition
 from segue.core.schemas import violations
 from segue.core.task import Event, EventType, TaskState
+from segue.core.view import TaskView
 from segue.errors import (
     ArtifactTooLarge,
     ConfigInvalid,
@@ -72,7 +73,11 @@ class Service:
     """Segue's use cases over one store."""
 
     def __init__(
-        self, store: Store, *, handlers: HandlerRegistry | None = None, clock: Clock | None = None,
+        self,
+        store: Store,
+        *,
+        handlers: HandlerRegistry | None = None,
+        clock: Clock | None = None,
         inline_limit_bytes: int = DEFAULT_INLINE_LIMIT_BYTES,
         max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES,
     ) -> None:
@@ -99,17 +104,25 @@ class Service:
             VersionConflict: the version exists with different content.
         """
         spec = self.load(text, filename)
-        created = self.store.register_pipeline(PipelineRecord(
-            name=spec.name, version=spec.version, content_hash=spec.content_hash,
-            source=dumps(spec.source), created_at=self._now_iso(),
-        ))
+        created = self.store.register_pipeline(
+            PipelineRecord(
+                name=spec.name,
+                version=spec.version,
+                content_hash=spec.content_hash,
+                source=dumps(spec.source),
+                created_at=self._now_iso(),
+            )
+        )
         return spec, created
 
     def register_path(self, path: str | Path) -> list[tuple[PipelineSpec, bool]]:
         """Register one definition file, or every ``*.yaml``/``*.yml``/``*.json`` in a folder."""
         root = Path(path)
-        files = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".json")) \
-            if root.is_dir() else [root]
+        files = (
+            sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+            if root.is_dir()
+            else [root]
+        )
         return [self.register(read_definition(f), str(f)) for f in files]
 
     def spec(self, name: str, version: int | None = None) -> PipelineSpec:
@@ -139,8 +152,14 @@ class Service:
 
     # -- tasks -------------------------------------------------------------------------
 
-    def start(self, pipeline: str, config: Mapping[str, Any] | None = None, *,
-              version: int | None = None, actor: str | None = None) -> TaskState:
+    def start(
+        self,
+        pipeline: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        actor: str | None = None,
+    ) -> TaskState:
         """Start a task of a registered pipeline (its latest version unless named).
 
         Raises:
@@ -163,16 +182,22 @@ class Service:
         """A task's current state."""
         return self.store.get_task(task_id)
 
-    def view(self, task_id: str) -> JSONObject:
+    def view(self, task_id: str) -> TaskView:
         """The task view (see :func:`segue.core.task_view`)."""
         return self.view_of(self.store.get_task(task_id))
 
-    def view_of(self, state: TaskState) -> JSONObject:
+    def view_of(self, state: TaskState) -> TaskView:
         """The task view of a state already read."""
         return core.task_view(self.spec(state.pipeline, state.version), state)
 
-    def list(self, *, status: str | None = None, pipeline: str | None = None, limit: int = 50,
-             cursor: str | None = None) -> TaskPage:
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TaskPage:
         """Tasks, newest first."""
         return self.store.list_tasks(status=status, pipeline=pipeline, limit=limit, cursor=cursor)
 
@@ -181,14 +206,22 @@ class Service:
         self.store.get_task(task_id)
         return self.store.events(task_id, after, limit)
 
-    def artifacts(self, task_id: str, step: str | None = None, *,
-                  current_only: bool = True) -> list[Artifact]:
+    def artifacts(
+        self, task_id: str, step: str | None = None, *, current_only: bool = True
+    ) -> list[Artifact]:
         """A task's artifacts (TaskNotFound for an unknown id)."""
         self.store.get_task(task_id)
         return self.store.artifacts(task_id, step, current_only=current_only)
 
-    def advance(self, task_id: str, step: str, value: JSONValue, *, actor: str | None = None,
-                expected_revision: int | None = None) -> TaskState:
+    def advance(
+        self,
+        task_id: str,
+        step: str,
+        value: JSONValue,
+        *,
+        actor: str | None = None,
+        expected_revision: int | None = None,
+    ) -> TaskState:
         """Submit a person's input for a waiting step, then let the task go on.
 
         Raises:
@@ -201,16 +234,17 @@ class Service:
             if expected_revision is not None and expected_revision != state.revision:
                 raise core_stale(state, expected_revision)
             attempt = state.steps[step].attempt if step in state.steps else 0
-            artifact = _with_attempt(artifact, attempt or 1, state.steps[step].generation
-                                     if step in state.steps else 1)
-            command = core.SubmitInput(step=step, input=value, actor=actor,
-                                       artifact=_ref(artifact))
+            artifact = _with_attempt(
+                artifact, attempt or 1, state.steps[step].generation if step in state.steps else 1
+            )
+            command = core.SubmitInput(step=step, input=value, actor=actor, artifact=_ref(artifact))
             transition = self._apply(tx, state, command, extra_outputs={step: value})
             tx.put_artifact(task_id, artifact, self._now_iso())
         return transition.state
 
-    def cancel(self, task_id: str, *, actor: str | None = None,
-               reason: str | None = None) -> TaskState:
+    def cancel(
+        self, task_id: str, *, actor: str | None = None, reason: str | None = None
+    ) -> TaskState:
         """Cancel a task that has not finished."""
         return self._command(task_id, core.Cancel(actor=actor, reason=reason))
 
@@ -233,18 +267,33 @@ class Service:
             for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit):
                 state = tx.lock_task(claim.task_id)
                 step = state.steps.get(claim.step)
-                if (state.status.terminal or step is None or step.attempt != claim.attempt
-                        or step.status is not core.StepStatus.READY):
+                if (
+                    state.status.terminal
+                    or step is None
+                    or step.attempt != claim.attempt
+                    or step.status is not core.StepStatus.READY
+                ):
                     tx.finish_run(claim, "discarded", epoch_ms(now), None)
                     continue
-                self._apply(tx, state, core.ClaimStep(step=claim.step, attempt=claim.attempt,
-                                                      worker=owner))
+                self._apply(
+                    tx, state, core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
+                )
                 compiled = self._compiled(state.pipeline, state.version)
                 upstream = tx.outputs(claim.task_id, sorted(compiled.ancestors[claim.step]))
-                inputs = {k: v for k, v in upstream.items()
-                          if compiled.spec.step(k).kind.value == "wait_user"}
-                jobs.append(Job(claim=claim, spec=compiled.spec, config=state.config,
-                                artifacts=upstream, inputs=inputs))
+                inputs = {
+                    k: v
+                    for k, v in upstream.items()
+                    if compiled.spec.step(k).kind.value == "wait_user"
+                }
+                jobs.append(
+                    Job(
+                        claim=claim,
+                        spec=compiled.spec,
+                        config=state.config,
+                        artifacts=upstream,
+                        inputs=inputs,
+                    )
+                )
         return jobs
 
     def complete(self, job: Job, output: JSONValue) -> TaskState | None:
@@ -264,10 +313,10 @@ class Service:
             if not tx.finish_run(job.claim, "completed", epoch_ms(now), None):
                 return None
             state = tx.lock_task(job.claim.task_id)
-            artifact = _with_attempt(artifact, job.claim.attempt,
-                                     state.steps[job.step].generation)
-            command = core.CompleteStep(step=job.step, attempt=job.claim.attempt,
-                                        artifact=_ref(artifact))
+            artifact = _with_attempt(artifact, job.claim.attempt, state.steps[job.step].generation)
+            command = core.CompleteStep(
+                step=job.step, attempt=job.claim.attempt, artifact=_ref(artifact)
+            )
             transition = self._apply(tx, state, command, extra_outputs={job.step: output})
             tx.put_artifact(job.claim.task_id, artifact, isoformat(now) or "")
         return transition.state
@@ -279,13 +328,22 @@ class Service:
         if isinstance(error, LeaseLost):
             return None
         with self.store.transaction() as tx:
-            if not tx.finish_run(job.claim, "failed", epoch_ms(now),
-                                 dumps({"type": type(error).__name__, "message": message})):
+            if not tx.finish_run(
+                job.claim,
+                "failed",
+                epoch_ms(now),
+                dumps({"type": type(error).__name__, "message": message}),
+            ):
                 return None
             state = tx.lock_task(job.claim.task_id)
-            command = core.FailStep(step=job.step, attempt=job.claim.attempt,
-                                    error_type=type(error).__name__, message=message[:2000],
-                                    permanent=permanent, jitter_sample=self._random.random())
+            command = core.FailStep(
+                step=job.step,
+                attempt=job.claim.attempt,
+                error_type=type(error).__name__,
+                message=message[:2000],
+                permanent=permanent,
+                jitter_sample=self._random.random(),
+            )
             return self._apply(tx, state, command).state
 
     def expire_leases(self, *, limit: int = 100) -> int:
@@ -312,8 +370,13 @@ class Service:
 
     # -- the one place a transition is written -----------------------------------------
 
-    def _apply(self, tx: Tx, state: TaskState, command: Command,
-               extra_outputs: Mapping[str, JSONValue] | None = None) -> Transition:
+    def _apply(
+        self,
+        tx: Tx,
+        state: TaskState,
+        command: Command,
+        extra_outputs: Mapping[str, JSONValue] | None = None,
+    ) -> Transition:
         compiled = self._compiled(state.pipeline, state.version)
         outputs: dict[str, JSONValue] = {}
         wanted = sorted(compiled.expression_steps - set(extra_outputs or ()))
@@ -335,8 +398,13 @@ class Service:
                 moment = parse_iso(not_before) if isinstance(not_before, str) else None
                 due = epoch_ms(moment) if moment else now_ms
                 generation = state.steps[event.step].generation
-                tx.queue_run(state.id, event.step, event.attempt,
-                             f"{state.id}/{event.step}/{generation}", due)
+                tx.queue_run(
+                    state.id,
+                    event.step,
+                    event.attempt,
+                    f"{state.id}/{event.step}/{generation}",
+                    due,
+                )
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
 
@@ -347,14 +415,31 @@ class Service:
         if size > self.max_artifact_bytes:
             raise ArtifactTooLarge(
                 f"The output of step '{step}' is {size} bytes, over the limit of "
-                f"{self.max_artifact_bytes} bytes.", step=step, size=size,
-                limit=self.max_artifact_bytes)
+                f"{self.max_artifact_bytes} bytes.",
+                step=step,
+                size=size,
+                limit=self.max_artifact_bytes,
+            )
         if size > self.inline_limit_bytes:
             digest = self.store.blobs.put(data)  # type: ignore[attr-defined]
-            return NewArtifact(step=step, attempt=attempt, generation=generation, kind="blob",
-                               value_text=None, sha256=digest, size=size)
-        return NewArtifact(step=step, attempt=attempt, generation=generation, kind="json",
-                           value_text=text, sha256=hashlib.sha256(data).hexdigest(), size=size)
+            return NewArtifact(
+                step=step,
+                attempt=attempt,
+                generation=generation,
+                kind="blob",
+                value_text=None,
+                sha256=digest,
+                size=size,
+            )
+        return NewArtifact(
+            step=step,
+            attempt=attempt,
+            generation=generation,
+            kind="json",
+            value_text=text,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=size,
+        )
 
     def _now_iso(self) -> str:
         return isoformat(self.clock.now()) or ""
@@ -372,7 +457,9 @@ def core_stale(state: TaskState, expected: int) -> UserError:
     """The error for a compare-and-set on a revision that has moved on."""
     return RevisionMismatch(
         f"Task {state.id} is at revision {state.revision}, not {expected}; fetch it again.",
-        task_id=state.id, revision=state.revision, expected_revision=expected,
+        task_id=state.id,
+        revision=state.revision,
+        expected_revision=expected,
     )
 
 
@@ -396,13 +483,15 @@ def read_definition(path: str | Path) -> str:
     try:
         data = p.read_bytes()
     except OSError as exc:
-        raise PipelineInvalid([Problem(message=f"cannot read the file: {exc.strerror}",
-                                       file=str(p))]) from exc
+        raise PipelineInvalid(
+            [Problem(message=f"cannot read the file: {exc.strerror}", file=str(p))]
+        ) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PipelineInvalid([Problem(message=f"the file is not UTF-8 text (byte {exc.start})",
-                                       file=str(p))]) from exc
+        raise PipelineInvalid(
+            [Problem(message=f"the file is not UTF-8 text (byte {exc.start})", file=str(p))]
+        ) from exc
 
 
 __all__ = ["Job", "Service"]

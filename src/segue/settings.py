@@ -35,8 +35,9 @@ class Settings:
         settings = cls(
             database_url=env.get(f"{ENV_PREFIX}DATABASE_URL") or DEFAULT_DATABASE_URL,
             blob_dir=env.get(f"{ENV_PREFIX}BLOB_DIR") or None,
-            pipelines=tuple(p for p in env.get(f"{ENV_PREFIX}PIPELINES", "").split(os.pathsep)
-                            if p),
+            pipelines=tuple(
+                p for p in env.get(f"{ENV_PREFIX}PIPELINES", "").split(os.pathsep) if p
+            ),
             sqlite_synchronous=(env.get(f"{ENV_PREFIX}SQLITE_SYNCHRONOUS") or "FULL").upper(),
         )
         given = {k: v for k, v in flags.items() if v is not None and v != ()}

@@ -40,8 +40,9 @@ class FakeClock:
         self.advance(seconds)
 
 
-def memory_engine(handlers: Mapping[str, Callable[..., Any]] | None = None,
-                  clock: FakeClock | None = None) -> Segue:
+def memory_engine(
+    handlers: Mapping[str, Callable[..., Any]] | None = None, clock: FakeClock | None = None
+) -> Segue:
     """A :class:`Segue` on an in-memory SQLite database (same code as the file store)."""
     engine = Segue("sqlite://", handlers=handlers)
     if clock is not None:

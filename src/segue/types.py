@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import NewType, TypeAlias
 
-JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 JSONObject: TypeAlias = "dict[str, JSONValue]"
 
 TaskId = NewType("TaskId", str)

@@ -15,9 +15,16 @@ from tests.conftest import REPO
 
 def segue(*args: str, db: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "SEGUE_DATABASE_URL": f"sqlite:///{db}"}
-    return subprocess.run([sys.executable, "-m", "segue.cli.main", *args], input=stdin,
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "segue.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -29,11 +36,16 @@ def test_validate_accepts_a_good_file_and_names_every_problem_of_bad_ones(db, sh
     """`segue validate` prints ok, or file:line:column and a sentence; exit 1 on any error."""
     good = segue("validate", str(shared / "examples/fan_in.yaml"), db=db)
     assert good.returncode == 0 and "ok" in good.stdout
-    bad = segue("validate", str(shared / "examples/invalid/typo_field.yaml"),
-                str(shared / "examples/invalid/cycle.yaml"), db=db)
+    bad = segue(
+        "validate",
+        str(shared / "examples/invalid/typo_field.yaml"),
+        str(shared / "examples/invalid/cycle.yaml"),
+        db=db,
+    )
     assert bad.returncode == 1
-    assert "typo_field.yaml:9:5: unknown field 'depend_on' (did you mean 'depends_on'?)" in \
-        bad.stdout
+    assert (
+        "typo_field.yaml:9:5: unknown field 'depend_on' (did you mean 'depends_on'?)" in bad.stdout
+    )
     assert "dependency cycle: a -> b -> c -> a" in bad.stdout
 
 
@@ -52,11 +64,13 @@ def test_graph_prints_mermaid_and_dot(db, shared) -> None:
     assert "start -> left;" in dot.stdout
 
 
-def test_run_stops_at_a_wait_step_without_a_terminal_and_advance_finishes(db, shared,
-                                                                          tmp_path) -> None:
+def test_run_stops_at_a_wait_step_without_a_terminal_and_advance_finishes(
+    db, shared, tmp_path
+) -> None:
     """Without a terminal, `run` prints the waiting task; `advance` in a new process ends it."""
-    run = segue("run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=true", "--json",
-                db=db)
+    run = segue(
+        "run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=true", "--json", db=db
+    )
     assert run.returncode == 0, run.stderr
     view = json.loads(run.stdout)
     assert (view["status"], view["current_step"]) == ("WAITING_USER", "review")
@@ -76,8 +90,16 @@ def test_run_stops_at_a_wait_step_without_a_terminal_and_advance_finishes(db, sh
 
 def test_run_with_input_answers_the_wait_step(db, shared) -> None:
     """`--input step={json}` answers a wait step as it opens."""
-    run = segue("run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=true",
-                "--input", 'review={"approved": false}', "--json", db=db)
+    run = segue(
+        "run",
+        str(shared / "examples/fan_in.yaml"),
+        "-c",
+        "with_review=true",
+        "--input",
+        'review={"approved": false}',
+        "--json",
+        db=db,
+    )
     assert json.loads(run.stdout)["status"] == "COMPLETED"
 
 
@@ -104,12 +126,14 @@ def test_errors_are_one_sentence_without_a_traceback(db, args, message) -> None:
 
 def test_bad_config_and_bad_input_are_rejected_with_their_paths(db, shared) -> None:
     """Config and input that break their schemas name the JSON path of each violation."""
-    bad_config = segue("run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=maybe",
-                       db=db)
+    bad_config = segue(
+        "run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=maybe", db=db
+    )
     assert bad_config.returncode == 1
     assert "/with_review: 'maybe' is not of type 'boolean'" in bad_config.stderr
-    run = segue("run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=true", "--json",
-                db=db)
+    run = segue(
+        "run", str(shared / "examples/fan_in.yaml"), "-c", "with_review=true", "--json", db=db
+    )
     task = json.loads(run.stdout)["id"]
     wrong = segue("advance", task, "review", "--input", '{"approved": "yes"}', db=db)
     assert wrong.returncode == 1 and "/approved" in wrong.stderr

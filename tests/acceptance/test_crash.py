@@ -46,8 +46,9 @@ def start_holder(url: str, definition: Path, lease_s: float) -> subprocess.Popen
         import time
         time.sleep(600)
     """)
-    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=env(), cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env(), cwd=REPO
+    )
 
 
 def kill(proc: subprocess.Popen[str]) -> None:
@@ -81,7 +82,8 @@ def test_sigkill_mid_step_loses_nothing_and_reruns_only_that_step(tmp_path, coun
         assert engine.get(task)["status"] == "RUNNING"
         time.sleep(1.1)  # let the dead worker's lease run out
         Worker(engine.service, lease_s=5).drain(
-            until=lambda: engine.get(task)["status"] != "RUNNING")
+            until=lambda: engine.get(task)["status"] != "RUNNING"
+        )
         view = engine.get(task)
         assert (view["status"], view["current_step"]) == ("WAITING_USER", "gate_step")
         assert (counter(task, "before"), counter(task, "slow")) == (1, 2)
@@ -106,9 +108,25 @@ def test_sigkill_at_a_wait_step_then_a_new_process_finishes_the_task(tmp_path, c
     answer = tmp_path / "answer.json"
     answer.write_text(json.dumps({"ok": True}))
     done = subprocess.run(
-        [sys.executable, "-m", "segue.cli.main", "--database-url", url, "advance", task,
-         "gate_step", "--input", f"@{answer}", "--json"],
-        capture_output=True, text=True, env=env(), cwd=REPO, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "segue.cli.main",
+            "--database-url",
+            url,
+            "advance",
+            task,
+            "gate_step",
+            "--input",
+            f"@{answer}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        cwd=REPO,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "COMPLETED"

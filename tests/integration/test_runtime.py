@@ -70,8 +70,9 @@ steps:
 """)
         task = engine.start("long", run=False)["id"]
         stop = threading.Event()
-        workers = [Worker(engine.service, owner=f"w{i}", lease_s=0.6, poll_s=0.05)
-                   for i in range(2)]
+        workers = [
+            Worker(engine.service, owner=f"w{i}", lease_s=0.6, poll_s=0.05) for i in range(2)
+        ]
         threads = [threading.Thread(target=w.run_forever, args=(stop,)) for w in workers]
         for thread in threads:
             thread.start()

@@ -13,7 +13,7 @@ T = "tests.support.handlers:t"
 
 
 def run(ops: str) -> str:
-    return f'run: {T}, with: {{ops: {ops}}}'
+    return f"run: {T}, with: {{ops: {ops}}}"
 
 
 B01 = f"""
@@ -42,7 +42,9 @@ def test_b01_later_wait_step_never_gets_an_earlier_input(engine: Segue) -> None:
     assert engine.get(task)["revision"] == view["revision"]
     assert engine.advance(task, "ask_age", {"age": 36})["status"] == "COMPLETED"
     assert engine.artifacts(task) == {
-        "ask_name": {"name": "Ada"}, "ask_age": {"age": 36}, "save": {"saved": True},
+        "ask_name": {"name": "Ada"},
+        "ask_age": {"age": 36},
+        "save": {"saved": True},
     }
     submitted = [e for e in engine.events(task) if e.type is EventType.INPUT_SUBMITTED]
     assert [e.step for e in submitted] == ["ask_name", "ask_age"]
@@ -69,10 +71,11 @@ def test_b13_empty_but_present_values_are_not_missing(engine: Segue) -> None:
     assert view["status"] == "COMPLETED"
     statuses = {s["id"]: s["status"] for s in view["steps"]}
     assert statuses["if_flag"] == statuses["if_items"] == "SKIPPED"
-    counts = {k: counter(view["id"], k) for k in
-              ("if_flag", "if_zero", "otherwise", "if_items", "after_blank")}
-    assert counts == {"if_flag": 0, "if_zero": 1, "otherwise": 1, "if_items": 0,
-                      "after_blank": 1}
+    counts = {
+        k: counter(view["id"], k)
+        for k in ("if_flag", "if_zero", "otherwise", "if_items", "after_blank")
+    }
+    assert counts == {"if_flag": 0, "if_zero": 1, "otherwise": 1, "if_items": 0, "after_blank": 1}
     assert engine.artifacts(view["id"])["blank"] == {}
 
 
@@ -133,10 +136,16 @@ def test_b18_the_line_goes_on_after_a_retried_step(engine: Segue) -> None:
     assert view["status"] == "COMPLETED"
     assert [counter(task, k) for k in ("s1", "s2", "s3", "s4")] == [1, 1, 1, 1]
     events = engine.events(task)
-    s2 = [(e.type, e.attempt) for e in events if e.step == "s2" and e.type in
-          (EventType.STEP_FAILED, EventType.STEP_COMPLETED)]
-    assert s2 == [(EventType.STEP_FAILED, 1), (EventType.STEP_FAILED, 2),
-                  (EventType.STEP_COMPLETED, 3)]
+    s2 = [
+        (e.type, e.attempt)
+        for e in events
+        if e.step == "s2" and e.type in (EventType.STEP_FAILED, EventType.STEP_COMPLETED)
+    ]
+    assert s2 == [
+        (EventType.STEP_FAILED, 1),
+        (EventType.STEP_FAILED, 2),
+        (EventType.STEP_COMPLETED, 3),
+    ]
     done_s2 = next(e.seq for e in events if e.step == "s2" and e.type is EventType.STEP_COMPLETED)
     start_s3 = next(e.seq for e in events if e.step == "s3" and e.type is EventType.STEP_STARTED)
     assert start_s3 > done_s2
@@ -217,10 +226,14 @@ def test_b24_transitions_sharing_a_timestamp_are_all_kept_in_causal_order(engine
         events = engine.events(view["id"])
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert len({e.at for e in events}) == 1
-        order = [(e.type.value, e.step) for e in events if e.type in
-                 (EventType.STEP_STARTED, EventType.STEP_COMPLETED)]
-        assert order == [(t, s) for s in ("s1", "s2", "s3")
-                         for t in ("step_started", "step_completed")]
+        order = [
+            (e.type.value, e.step)
+            for e in events
+            if e.type in (EventType.STEP_STARTED, EventType.STEP_COMPLETED)
+        ]
+        assert order == [
+            (t, s) for s in ("s1", "s2", "s3") for t in ("step_started", "step_completed")
+        ]
         assert events[0].type is EventType.TASK_CREATED
         assert events[-1].type is EventType.TASK_COMPLETED
 
@@ -269,8 +282,11 @@ def test_cancel_stops_a_task_for_good(engine: Segue) -> None:
     engine.service.cancel(task, reason="not needed")
     view = engine.get(task)
     assert view["status"] == "CANCELLED" and view["error"] == "not needed"
-    for attempt in (lambda: engine.advance(task, "approve", {"amount": 1, "currency": "EUR"}),
-                    lambda: engine.service.cancel(task), lambda: engine.service.retry(task)):
+    for attempt in (
+        lambda: engine.advance(task, "approve", {"amount": 1, "currency": "EUR"}),
+        lambda: engine.service.cancel(task),
+        lambda: engine.service.retry(task),
+    ):
         with pytest.raises((TaskFinished, InvalidCommand)):
             attempt()
 

@@ -48,7 +48,7 @@ def bump(task_id: str, name: str) -> int:
 def t(ctx: StepContext) -> Any:
     result: Any = {}
     for op in ctx.params.get("ops", []):  # type: ignore[union-attr]
-        (name, arg), = op.items()  # type: ignore[union-attr]
+        ((name, arg),) = op.items()  # type: ignore[union-attr]
         if name == "emit":
             result = arg
         elif name == "count":

@@ -294,7 +294,7 @@ def test_completion_of_a_pending_step_is_rejected() -> None:
 def test_fan_in_without_review_skips_review_and_joins() -> None:
     """with_review false: review is SKIPPED, join runs, and the task COMPLETES."""
     run = Run.begin(FAN_IN, {"with_review": False})
-    events = run.do(ClaimStep(step="start", attempt=1, worker="w1"))
+    run.do(ClaimStep(step="start", attempt=1, worker="w1"))
     events = run.do(CompleteStep(step="start", attempt=1))
     assert (EventType.STEP_SKIPPED, "review") in types(events)
     assert run.status("review") is StepStatus.SKIPPED
@@ -597,14 +597,20 @@ def test_retry_of_a_failed_root_step_makes_the_task_running() -> None:
     assert run.state.status is TaskStatus.RUNNING
 
 
-@pytest.mark.parametrize("finish", ["none", "complete"])
-def test_retry_of_a_task_that_has_not_failed_is_invalid(finish: str) -> None:
-    """Retry applies only to FAILED tasks."""
+def test_retry_of_a_live_task_is_invalid() -> None:
+    """Retry applies only to FAILED tasks: a running one raises InvalidCommand."""
     run = Run.begin(LINEAR)
-    if finish == "complete":
-        for step in ("a", "b", "c"):
-            run.run_step(step)
+    run.run_step("a")
     with pytest.raises(InvalidCommand):
+        advance(run.spec, run.state, Retry(), T0)
+
+
+def test_retry_of_a_completed_task_is_rejected_as_finished() -> None:
+    """A COMPLETED task cannot be retried: TaskFinished."""
+    run = Run.begin(LINEAR)
+    for step in ("a", "b", "c"):
+        run.run_step(step)
+    with pytest.raises(TaskFinished):
         advance(run.spec, run.state, Retry(), T0)
 
 
@@ -636,11 +642,10 @@ def test_cancelled_task_rejects_everything() -> None:
         SubmitInput(step="review", input={"approved": True}),
         ClaimStep(step="left", attempt=1, worker="w1"),
         Cancel(),
+        Retry(),
     ):
         with pytest.raises(TaskFinished):
             advance(run.spec, run.state, command, T0)
-    with pytest.raises(InvalidCommand):
-        advance(run.spec, run.state, Retry(), T0)
 
 
 def test_cancel_of_a_failed_task_is_rejected() -> None:

@@ -127,17 +127,17 @@ def check_events(events: list[Event]) -> None:
     if finals:
         assert finals[0] == len(events) - 1, "nothing may follow a final task event"
     state = apply(None, events[0])
-    for event in events[1:]:
-        after = apply(state, event)
+    for ev in events[1:]:
+        after = apply(state, ev)
         for step_id, before in state.steps.items():
             now = after.steps[step_id]
             if now.status is not before.status:
                 assert now.status in STEP_TRANSITIONS[before.status], (
-                    f"{step_id}: {before.status} -> {now.status} on {event.type}"
+                    f"{step_id}: {before.status} -> {now.status} on {ev.type}"
                 )
             assert now.attempt >= before.attempt
         if state.status in FINAL:
-            raise AssertionError(f"event {event.type} after the task was {state.status}")
+            raise AssertionError(f"event {ev.type} after the task was {state.status}")
         state = after
 
 

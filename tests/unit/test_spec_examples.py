@@ -17,6 +17,7 @@ EXAMPLES = SHARED / "examples"
 INVALID = EXAMPLES / "invalid"
 
 HEAD = "pipeline: p\nversion: 1\nsteps:\n"
+STEPS_A = "steps:\n  - {id: a, type: auto, run: m:f}\n"
 
 
 def example(name: str) -> Path:
@@ -218,6 +219,18 @@ def test_unclosed_flow_mapping_reports_a_line() -> None:
     assert problem.line == 5
 
 
+def test_undefined_alias_is_reported() -> None:
+    """An alias to an anchor that does not exist is a YAML problem with a line."""
+    (problem,) = problems_of("pipeline: p\nversion: 1\nsteps: *nowhere\n")
+    assert problem.message.startswith("not valid YAML")
+    assert problem.line == 3
+
+
+def test_recursive_alias_is_rejected_not_crashing() -> None:
+    """A self-referencing alias is rejected with PipelineInvalid, not a RecursionError."""
+    problems_of("pipeline: p\nversion: 1\nx: &a [*a]\nsteps: []\n")
+
+
 def test_json_syntax_error_is_reported_as_json() -> None:
     """A .json file with a syntax error gets the JSON parser's line and column."""
     text = '{\n  "pipeline": "p",\n  "version": 1\n  "steps": []\n}\n'
@@ -383,7 +396,7 @@ def test_config_default_must_match_its_schema() -> None:
 
 def test_config_schema_must_be_valid() -> None:
     """A config schema with an unknown type is rejected."""
-    text = "pipeline: p\nversion: 1\nconfig: {type: objekt}\nsteps:\n  - {id: a, type: auto, run: m:f}\n"
+    text = "pipeline: p\nversion: 1\nconfig: {type: objekt}\n" + STEPS_A
     find(problems_of(text), "config schema is not a valid JSON Schema")
 
 

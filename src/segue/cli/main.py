@@ -15,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.live import Live
+from rich.table import Table
 
 from segue.app import Segue
 from segue.cli import render
@@ -34,9 +35,12 @@ from segue.spec import load_pipeline, to_dot, to_mermaid
 from segue.types import JSONValue
 
 app = typer.Typer(
-    name="segue", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="segue",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="Segue: durable, backend-owned workflows. Run a pipeline, answer its wait steps, "
-         "see where every task stands.",
+    "see where every task stands.",
 )
 tasks_app = typer.Typer(no_args_is_help=True, help="List and inspect tasks.")
 pipelines_app = typer.Typer(no_args_is_help=True, help="Register and list pipeline versions.")
@@ -68,12 +72,24 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 @app.callback()
 def main_options(
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", envvar="SEGUE_DATABASE_URL", show_envvar=True,
-        help="Database URL [default: sqlite:///./segue.db].")] = None,
-    blob_dir: Annotated[str | None, typer.Option(
-        "--blob-dir", envvar="SEGUE_BLOB_DIR", show_envvar=True,
-        help="Folder for large artifacts [default: beside the database].")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="SEGUE_DATABASE_URL",
+            show_envvar=True,
+            help="Database URL [default: sqlite:///./segue.db].",
+        ),
+    ] = None,
+    blob_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--blob-dir",
+            envvar="SEGUE_BLOB_DIR",
+            show_envvar=True,
+            help="Folder for large artifacts [default: beside the database].",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Options for every command."""
@@ -152,22 +168,31 @@ def validate(
 ) -> None:
     """Check definitions and report every problem with file, line and column."""
     registry = HandlerRegistry()
-    results = []
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             spec = load_pipeline(read_definition(path), str(path), check_handler=registry.check)
-            results.append({"file": str(path), "ok": True, "pipeline": spec.name,
-                            "version": spec.version, "problems": []})
+            results.append(
+                {
+                    "file": str(path),
+                    "ok": True,
+                    "pipeline": spec.name,
+                    "version": spec.version,
+                    "problems": [],
+                }
+            )
         except PipelineInvalid as exc:
-            results.append({"file": str(path), "ok": False,
-                            "problems": [p.to_dict() for p in exc.problems]})
+            results.append(
+                {"file": str(path), "ok": False, "problems": [p.to_dict() for p in exc.problems]}
+            )
     if as_json:
         print_json(results)
     else:
         for result in results:
             if result["ok"]:
-                out.print(f"[green]ok[/green] {result['file']}: {result['pipeline']} "
-                          f"v{result['version']}")
+                out.print(
+                    f"[green]ok[/green] {result['file']}: {result['pipeline']} v{result['version']}"
+                )
             for p in result["problems"]:
                 where = ":".join(str(x) for x in (p["file"], p["line"], p["column"]) if x)
                 out.print(f"[red]{where}[/red]: {p['message']}", highlight=False, soft_wrap=True)
@@ -190,10 +215,16 @@ def graph(
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Pipeline definition to register and run.")],
-    config: Annotated[list[str] | None, typer.Option(
-        "--config", "-c", help="key=value (the value parses as JSON when it can).")] = None,
-    inputs: Annotated[list[str] | None, typer.Option(
-        "--input", "-i", help="step=@file.json or step={json}: answers for wait steps.")] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option("--config", "-c", help="key=value (the value parses as JSON when it can)."),
+    ] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input", "-i", help="step=@file.json or step={json}: answers for wait steps."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a pipeline, start a task and drive it, asking at each wait step.
@@ -222,13 +253,13 @@ def run(
             required = view["required_input"]
             step = required["step"]
             if step in answers:
-                value = answers.pop(step)
+                answer = answers.pop(step)
             elif interactive:
-                value = ask(required)
+                answer = ask(required)
             else:
                 break
             try:
-                engine.service.advance(state.id, step, value, actor="cli")
+                engine.service.advance(state.id, step, answer, actor="cli")
             except InputInvalid as exc:
                 if not interactive:
                     raise
@@ -254,8 +285,12 @@ def drive_live(engine: Segue, task_id: str, *, quiet: bool) -> dict[str, Any]:
     if quiet or not out.is_terminal:
         thread.join()
     else:
-        with Live(render.task_panel(engine.get(task_id)), console=out, transient=True,
-                  refresh_per_second=8) as live:
+        with Live(
+            render.task_panel(engine.get(task_id)),
+            console=out,
+            transient=True,
+            refresh_per_second=8,
+        ) as live:
             while thread.is_alive():
                 thread.join(0.15)
                 live.update(render.task_panel(engine.get(task_id)))
@@ -296,8 +331,10 @@ def finish(view: dict[str, Any], as_json: bool) -> None:
         show_task(view)
         if view["status"] == TaskStatus.WAITING_USER.value:
             step = view["current_step"]
-            out.print(f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
-                      f"  segue advance {view['id']} {step} --input @answer.json")
+            out.print(
+                f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
+                f"  segue advance {view['id']} {step} --input @answer.json"
+            )
     if view["status"] in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
         raise typer.Exit(1)
 
@@ -306,10 +343,12 @@ def finish(view: dict[str, Any], as_json: bool) -> None:
 def advance(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
     step: Annotated[str, typer.Argument(help="The wait step to answer.")],
-    value: Annotated[str, typer.Option("--input", "-i",
-                                       help="@file.json, - (stdin) or inline JSON.")],
-    no_run: Annotated[bool, typer.Option("--no-run", help="Do not run the next steps here.")]
-    = False,
+    value: Annotated[
+        str, typer.Option("--input", "-i", help="@file.json, - (stdin) or inline JSON.")
+    ],
+    no_run: Annotated[
+        bool, typer.Option("--no-run", help="Do not run the next steps here.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a person's input for a waiting step, then drive the task on."""
@@ -325,26 +364,31 @@ def tasks_list(
     status: Annotated[str | None, typer.Option(help="Only tasks with this status.")] = None,
     pipeline: Annotated[str | None, typer.Option(help="Only tasks of this pipeline.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
-    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")]
-    = None,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List tasks, newest first."""
     if status is not None and status.upper() not in TaskStatus.__members__:
         fail(f"unknown status '{status}'; use one of {', '.join(TaskStatus.__members__)}.")
     with OPTIONS.engine() as engine:
-        page = engine.service.list(status=status.upper() if status else None, pipeline=pipeline,
-                                   limit=limit, cursor=cursor)
+        page = engine.service.list_tasks(
+            status=status.upper() if status else None, pipeline=pipeline, limit=limit, cursor=cursor
+        )
         views = [engine.service.view_of(t) for t in page.tasks]
     if as_json:
         print_json({"tasks": views, "next_cursor": page.next_cursor})
         return
-    table = render.Table(box=None, header_style="bold")
+    table = Table(box=None, header_style="bold")
     for column in ("id", "pipeline", "status", "current step", "updated"):
         table.add_column(column)
     for v in views:
-        table.add_row(v["id"], f"{v['pipeline']} v{v['version']}", render.status_text(v["status"]),
-                      v["current_step"] or "", v["updated_at"])
+        table.add_row(
+            v["id"],
+            f"{v['pipeline']} v{v['version']}",
+            render.status_text(v["status"]),
+            v["current_step"] or "",
+            v["updated_at"],
+        )
     out.print(table)
     if page.next_cursor:
         out.print(f"more: segue tasks list --cursor {page.next_cursor}")
@@ -401,8 +445,15 @@ def pipelines_register(
 def pipelines_list(as_json: JsonFlag = False) -> None:
     """List registered pipeline versions."""
     with OPTIONS.engine() as engine:
-        rows = [{"pipeline": r.name, "version": r.version, "hash": r.content_hash,
-                 "registered_at": r.created_at} for r in engine.service.pipelines()]
+        rows: list[dict[str, Any]] = [
+            {
+                "pipeline": r.name,
+                "version": r.version,
+                "hash": r.content_hash,
+                "registered_at": r.created_at,
+            }
+            for r in engine.service.pipelines()
+        ]
     if as_json:
         print_json(rows)
         return
@@ -414,30 +465,28 @@ EXIT_CODES = ((UserError, 1), (OperatorError, 3), (EngineError, 70))
 
 
 def main() -> None:
-    """Entry point: run the app and turn errors into one sentence and an exit code."""
+    """Entry point: run the app and turn engine errors into one sentence and an exit code.
+
+    Usage errors are typer's (exit 2); anything unexpected is one line too, with the
+    traceback only under ``--debug``.
+    """
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted.")
-        sys.exit(130)
+        app()
     except EngineError as exc:
         if OPTIONS.debug:
             raise
         report(exc)
         sys.exit(next(code for cls, code in EXIT_CODES if isinstance(exc, cls)))
+    except KeyboardInterrupt:
+        err.print("aborted.")
+        sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if OPTIONS.debug:
             raise
-        err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
-                  "(run with --debug for the traceback).")
+        err.print(
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)."
+        )
         sys.exit(70)
 
 

@@ -13,8 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 STATUS_STYLE = {
-    "COMPLETED": "green", "SKIPPED": "dim", "FAILED": "red", "CANCELLED": "red",
-    "RUNNING": "cyan", "READY": "blue", "WAITING_USER": "yellow", "PENDING": "white",
+    "COMPLETED": "green",
+    "SKIPPED": "dim",
+    "FAILED": "red",
+    "CANCELLED": "red",
+    "RUNNING": "cyan",
+    "READY": "blue",
+    "WAITING_USER": "yellow",
+    "PENDING": "white",
 }
 
 
@@ -36,8 +42,13 @@ def steps_table(view: dict[str, Any]) -> Table:
         elif step.get("reason"):
             note = step["reason"]
         table.add_row(
-            step["id"], step["type"], status_text(step["status"]), str(step["attempt"] or ""),
-            _time(step["started_at"]), _time(step["finished_at"]), Text(note, style="dim"),
+            step["id"],
+            step["type"],
+            status_text(step["status"]),
+            str(step["attempt"] or ""),
+            _time(step["started_at"]),
+            _time(step["finished_at"]),
+            Text(note, style="dim"),
         )
     return table
 
@@ -49,8 +60,12 @@ def _time(value: str | None) -> str:
 def task_panel(view: dict[str, Any]) -> Panel:
     """Status, current step and the step table."""
     head = Text.assemble(
-        ("task ", "bold"), view["id"], "  ", (f"{view['pipeline']} v{view['version']}", "dim"),
-        "  ", status_text(view["status"]),
+        ("task ", "bold"),
+        view["id"],
+        "  ",
+        (f"{view['pipeline']} v{view['version']}", "dim"),
+        "  ",
+        status_text(view["status"]),
     )
     parts: list[Any] = [head]
     if view.get("current_step"):
@@ -70,8 +85,7 @@ def required_input_panel(required: dict[str, Any]) -> Panel:
     parts.append(Syntax(json.dumps(required["schema"], indent=2, ensure_ascii=False), "json"))
     if required.get("prefill") is not None:
         parts.append(Text("prefill (press Enter on an empty line to accept it):", style="bold"))
-        parts.append(Syntax(json.dumps(required["prefill"], indent=2, ensure_ascii=False),
-                            "json"))
+        parts.append(Syntax(json.dumps(required["prefill"], indent=2, ensure_ascii=False), "json"))
     title = f"step '{required['step']}' waits for input: {required.get('title') or ''}"
     return Panel(Group(*parts), title=title, expand=False)
 
@@ -84,9 +98,15 @@ def events_table(events: list[dict[str, Any]]) -> Table:
     table.add_column("data", no_wrap=True, overflow="ellipsis", max_width=50)
     for e in events:
         data = json.dumps(e["data"], ensure_ascii=False) if e["data"] else ""
-        table.add_row(str(e["seq"]), _time(e["at"]), e["type"], e["step"] or "",
-                      str(e["attempt"] or ""), e["actor"] or "",
-                      Text(data[:80] + ("…" if len(data) > 80 else ""), style="dim"))
+        table.add_row(
+            str(e["seq"]),
+            _time(e["at"]),
+            e["type"],
+            e["step"] or "",
+            str(e["attempt"] or ""),
+            e["actor"] or "",
+            Text(data[:80] + ("…" if len(data) > 80 else ""), style="dim"),
+        )
     return table
 
 
@@ -98,8 +118,14 @@ def artifacts_table(artifacts: list[dict[str, Any]]) -> Table:
     table.add_column("value", no_wrap=True, overflow="ellipsis", max_width=50)
     for a in artifacts:
         preview = json.dumps(a["value"], ensure_ascii=False) if a["kind"] == "json" else "(blob)"
-        table.add_row(a["step"], str(a["attempt"]), a["kind"], str(a["size"]), a["sha256"][:12],
-                      Text(preview[:70] + ("…" if len(preview) > 70 else ""), style="dim"))
+        table.add_row(
+            a["step"],
+            str(a["attempt"]),
+            a["kind"],
+            str(a["size"]),
+            a["sha256"][:12],
+            Text(preview[:70] + ("…" if len(preview) > 70 else ""), style="dim"),
+        )
     return table
 
 

@@ -54,11 +54,23 @@ class _Builder:
     actor: str | None = None
     events: list[Event] = field(default_factory=list)
 
-    def emit(self, type_: EventType, step: str | None = None, attempt: int | None = None,
-             **data: JSONValue) -> None:
+    def emit(
+        self,
+        type_: EventType,
+        step: str | None = None,
+        attempt: int | None = None,
+        **data: JSONValue,
+    ) -> None:
         seq = 1 if self.state is None else self.state.revision + 1
-        event = Event(seq=seq, type=type_, at=self.now, step=step, attempt=attempt,
-                      actor=self.actor, data=data)
+        event = Event(
+            seq=seq,
+            type=type_,
+            at=self.now,
+            step=step,
+            attempt=attempt,
+            actor=self.actor,
+            data=data,
+        )
         self.state = apply(self.state, event)
         self.events.append(event)
 
@@ -72,22 +84,36 @@ class _Builder:
 
 
 def start(
-    spec: PipelineSpec, task_id: str, config: JSONObject, now: datetime, *,
-    actor: str | None = None, outputs: Outputs | None = None,
+    spec: PipelineSpec,
+    task_id: str,
+    config: JSONObject,
+    now: datetime,
+    *,
+    actor: str | None = None,
+    outputs: Outputs | None = None,
 ) -> Transition:
     """Create a task of ``spec`` and open its first steps.
 
     ``config`` must already be validated with defaults applied.
     """
     b = _Builder(None, now, actor)
-    b.emit(EventType.TASK_CREATED, task_id=task_id, pipeline=spec.name, version=spec.version,
-           config=config, steps=list(spec.step_ids))
+    b.emit(
+        EventType.TASK_CREATED,
+        task_id=task_id,
+        pipeline=spec.name,
+        version=spec.version,
+        config=config,
+        steps=list(spec.step_ids),
+    )
     _settle(spec, b, outputs or {})
     return b.done()
 
 
 def advance(
-    spec: PipelineSpec, state: TaskState, command: Command, now: datetime,
+    spec: PipelineSpec,
+    state: TaskState,
+    command: Command,
+    now: datetime,
     outputs: Outputs | None = None,
 ) -> Transition:
     """Apply one command to a task.
@@ -112,8 +138,9 @@ def advance(
             b.emit(EventType.STEP_STARTED, command.step, command.attempt, worker=command.worker)
         elif isinstance(command, CompleteStep):
             _expect_step(state, command.step, command.attempt, StepStatus.RUNNING)
-            b.emit(EventType.STEP_COMPLETED, command.step, command.attempt,
-                   artifact=command.artifact)
+            b.emit(
+                EventType.STEP_COMPLETED, command.step, command.attempt, artifact=command.artifact
+            )
         elif isinstance(command, FailStep):
             _expect_step(state, command.step, command.attempt, StepStatus.RUNNING)
             _fail(spec, b, command)
@@ -127,9 +154,13 @@ def advance(
 
 def _finished(state: TaskState, command: Command) -> TaskFinished:
     verb = {"SubmitInput": "accepts no input", "ClaimStep": "runs no more steps"}.get(
-        type(command).__name__, "accepts no more changes")
-    return TaskFinished(f"Task {state.id} is {state.status.value} and {verb}.",
-                        task_id=state.id, status=state.status.value)
+        type(command).__name__, "accepts no more changes"
+    )
+    return TaskFinished(
+        f"Task {state.id} is {state.status.value} and {verb}.",
+        task_id=state.id,
+        status=state.status.value,
+    )
 
 
 def _expect_step(state: TaskState, step_id: str, attempt: int, status: StepStatus) -> None:
@@ -138,24 +169,38 @@ def _expect_step(state: TaskState, step_id: str, attempt: int, status: StepStatu
         now = f"{step.status.value} at attempt {step.attempt}" if step else "unknown"
         raise LeaseLost(
             f"Step '{step_id}' attempt {attempt} is no longer {status.value} (it is {now}); "
-            "the report was discarded.", task_id=state.id, step=step_id, attempt=attempt,
+            "the report was discarded.",
+            task_id=state.id,
+            step=step_id,
+            attempt=attempt,
         )
 
 
-def _submit(spec: PipelineSpec, b: _Builder, cmd: SubmitInput, outputs: dict[str, JSONValue]
-            ) -> None:
+def _submit(
+    spec: PipelineSpec, b: _Builder, cmd: SubmitInput, outputs: dict[str, JSONValue]
+) -> None:
     state = b.current
     if not spec.has_step(cmd.step):
-        raise StepNotFound(f"Pipeline {spec.name} v{spec.version} has no step '{cmd.step}'.",
-                           task_id=state.id, step=cmd.step, steps=list(spec.step_ids))
+        raise StepNotFound(
+            f"Pipeline {spec.name} v{spec.version} has no step '{cmd.step}'.",
+            task_id=state.id,
+            step=cmd.step,
+            steps=list(spec.step_ids),
+        )
     step = state.steps[cmd.step]
     if step.status is not StepStatus.WAITING_USER:
         waiting = [k for k, v in state.steps.items() if v.status is StepStatus.WAITING_USER]
-        now = (f"it waits for {', '.join(repr(w) for w in waiting)}" if waiting
-               else f"it is {state.status.value} and waits for no input")
+        now = (
+            f"it waits for {', '.join(repr(w) for w in waiting)}"
+            if waiting
+            else f"it is {state.status.value} and waits for no input"
+        )
         raise StepNotWaiting(
             f"Step '{cmd.step}' is {step.status.value}, not waiting for input; {now}.",
-            task_id=state.id, step=cmd.step, step_status=step.status.value, waiting=waiting,
+            task_id=state.id,
+            step=cmd.step,
+            step_status=step.status.value,
+            waiting=waiting,
             revision=state.revision,
         )
     schema = spec.step(cmd.step).input_schema
@@ -174,8 +219,14 @@ def _fail(spec: PipelineSpec, b: _Builder, cmd: FailStep) -> None:
         return
     delay = retry_delay_s(policy, cmd.attempt, cmd.jitter_sample)
     not_before = b.now + timedelta(seconds=delay)
-    b.emit(EventType.STEP_FAILED, cmd.step, cmd.attempt, error=error, will_retry=True,
-           retry_in_s=round(delay, 3))
+    b.emit(
+        EventType.STEP_FAILED,
+        cmd.step,
+        cmd.attempt,
+        error=error,
+        will_retry=True,
+        retry_in_s=round(delay, 3),
+    )
     b.emit(EventType.STEP_QUEUED, cmd.step, cmd.attempt + 1, not_before=isoformat(not_before))
 
 
@@ -184,8 +235,11 @@ def _retry(spec: PipelineSpec, b: _Builder) -> None:
     if state.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
         raise _finished(state, Retry(actor=b.actor))
     if state.status is not TaskStatus.FAILED:
-        raise InvalidCommand(f"Task {state.id} is {state.status.value}; only a FAILED task can "
-                             "be retried.", task_id=state.id, status=state.status.value)
+        raise InvalidCommand(
+            f"Task {state.id} is {state.status.value}; only a FAILED task can be retried.",
+            task_id=state.id,
+            status=state.status.value,
+        )
     failed = [k for k, v in state.steps.items() if v.status is StepStatus.FAILED]
     b.emit(EventType.TASK_RETRIED, steps=list(failed))
     for step_id in failed:
@@ -228,9 +282,16 @@ def _open(spec: PipelineSpec, step: StepSpec, b: _Builder, outputs: Outputs) -> 
         try:
             go = compile_expression(step.when).is_true(activation)
         except ExpressionError as exc:
-            b.emit(EventType.STEP_FAILED, step.id, attempt or None, will_retry=False,
-                   error={"type": "ConditionError",
-                          "message": f"the condition {step.when!r} failed: {exc}"})
+            b.emit(
+                EventType.STEP_FAILED,
+                step.id,
+                attempt or None,
+                will_retry=False,
+                error={
+                    "type": "ConditionError",
+                    "message": f"the condition {step.when!r} failed: {exc}",
+                },
+            )
             return
         if not go:
             b.emit(EventType.STEP_SKIPPED, step.id, reason=f"condition is false: {step.when}")
@@ -249,8 +310,11 @@ def _open(spec: PipelineSpec, step: StepSpec, b: _Builder, outputs: Outputs) -> 
 
 
 def _activation(spec: PipelineSpec, state: TaskState, outputs: Outputs) -> dict[str, JSONValue]:
-    artifacts = {k: v for k, v in outputs.items() if state.steps.get(k) and
-                 state.steps[k].status is StepStatus.COMPLETED}
+    artifacts = {
+        k: v
+        for k, v in outputs.items()
+        if state.steps.get(k) and state.steps[k].status is StepStatus.COMPLETED
+    }
     inputs = {k: v for k, v in artifacts.items() if spec.step(k).kind is StepKind.WAIT_USER}
     return {"config": state.config, "artifacts": artifacts, "inputs": inputs}
 
@@ -267,5 +331,8 @@ def _finish(b: _Builder) -> None:
     if failed:
         first = state.steps[failed[0]]
         message = (first.error or {}).get("message", "failed")
-        b.emit(EventType.TASK_FAILED, reason=f"step '{failed[0]}' failed: {message}",
-               steps=list(failed))
+        b.emit(
+            EventType.TASK_FAILED,
+            reason=f"step '{failed[0]}' failed: {message}",
+            steps=list(failed),
+        )

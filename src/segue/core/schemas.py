@@ -49,5 +49,6 @@ def check_input(schema: Any, value: JSONValue, *, step: str) -> None:
     if found:
         listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
         more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
-        raise InputInvalid(f"The input for step '{step}' is invalid: {listed}{more}.", found,
-                           step=step)
+        raise InputInvalid(
+            f"The input for step '{step}' is invalid: {listed}{more}.", found, step=step
+        )

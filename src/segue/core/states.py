@@ -68,8 +68,13 @@ _TERMINAL_TASK = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.
 
 STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     StepStatus.PENDING: frozenset(
-        {StepStatus.READY, StepStatus.WAITING_USER, StepStatus.SKIPPED, StepStatus.FAILED,
-         StepStatus.CANCELLED}
+        {
+            StepStatus.READY,
+            StepStatus.WAITING_USER,
+            StepStatus.SKIPPED,
+            StepStatus.FAILED,
+            StepStatus.CANCELLED,
+        }
     ),
     StepStatus.READY: frozenset({StepStatus.RUNNING, StepStatus.CANCELLED}),
     StepStatus.RUNNING: frozenset(

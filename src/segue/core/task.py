@@ -67,8 +67,13 @@ class Event:
         at = parse_iso(raw["at"])
         assert at is not None
         return cls(
-            seq=raw["seq"], type=EventType(raw["type"]), at=at, step=raw.get("step"),
-            attempt=raw.get("attempt"), actor=raw.get("actor"), data=dict(raw.get("data") or {}),
+            seq=raw["seq"],
+            type=EventType(raw["type"]),
+            at=at,
+            step=raw.get("step"),
+            attempt=raw.get("attempt"),
+            actor=raw.get("actor"),
+            data=dict(raw.get("data") or {}),
         )
 
 
@@ -95,20 +100,30 @@ class StepState:
     def to_json(self) -> JSONObject:
         """Plain JSON form."""
         return {
-            "status": self.status.value, "attempt": self.attempt, "generation": self.generation,
-            "started_at": isoformat(self.started_at), "finished_at": isoformat(self.finished_at),
-            "not_before": isoformat(self.not_before), "error": self.error,
-            "prefill": self.prefill, "reason": self.reason,
+            "status": self.status.value,
+            "attempt": self.attempt,
+            "generation": self.generation,
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "not_before": isoformat(self.not_before),
+            "error": self.error,
+            "prefill": self.prefill,
+            "reason": self.reason,
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> StepState:
         """Inverse of :meth:`to_json`."""
         return cls(
-            status=StepStatus(raw["status"]), attempt=raw["attempt"],
-            generation=raw["generation"], started_at=parse_iso(raw["started_at"]),
-            finished_at=parse_iso(raw["finished_at"]), not_before=parse_iso(raw["not_before"]),
-            error=raw["error"], prefill=raw["prefill"], reason=raw["reason"],
+            status=StepStatus(raw["status"]),
+            attempt=raw["attempt"],
+            generation=raw["generation"],
+            started_at=parse_iso(raw["started_at"]),
+            finished_at=parse_iso(raw["finished_at"]),
+            not_before=parse_iso(raw["not_before"]),
+            error=raw["error"],
+            prefill=raw["prefill"],
+            reason=raw["reason"],
         )
 
 
@@ -137,11 +152,16 @@ class TaskState:
     def to_json(self) -> JSONObject:
         """Plain JSON form (the store's state row)."""
         return {
-            "id": self.id, "pipeline": self.pipeline, "version": self.version,
-            "status": self.status.value, "config": self.config,
+            "id": self.id,
+            "pipeline": self.pipeline,
+            "version": self.version,
+            "status": self.status.value,
+            "config": self.config,
             "steps": {k: v.to_json() for k, v in self.steps.items()},
-            "revision": self.revision, "created_at": isoformat(self.created_at),
-            "updated_at": isoformat(self.updated_at), "error": self.error,
+            "revision": self.revision,
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            "error": self.error,
         }
 
     @classmethod
@@ -150,10 +170,15 @@ class TaskState:
         created, updated = parse_iso(raw["created_at"]), parse_iso(raw["updated_at"])
         assert created is not None and updated is not None
         return cls(
-            id=raw["id"], pipeline=raw["pipeline"], version=raw["version"],
-            status=TaskStatus(raw["status"]), config=raw["config"],
+            id=raw["id"],
+            pipeline=raw["pipeline"],
+            version=raw["version"],
+            status=TaskStatus(raw["status"]),
+            config=raw["config"],
             steps={k: StepState.from_json(v) for k, v in raw["steps"].items()},
-            revision=raw["revision"], created_at=created, updated_at=updated,
+            revision=raw["revision"],
+            created_at=created,
+            updated_at=updated,
             error=raw.get("error"),
         )
 
@@ -166,10 +191,15 @@ def initial_state(event: Event) -> TaskState:
     config = data["config"]
     assert isinstance(config, dict)
     return TaskState(
-        id=str(data["task_id"]), pipeline=str(data["pipeline"]), version=int(str(data["version"])),
-        status=TaskStatus.PENDING, config=config,
-        steps={str(s): StepState() for s in steps}, revision=event.seq,
-        created_at=event.at, updated_at=event.at,
+        id=str(data["task_id"]),
+        pipeline=str(data["pipeline"]),
+        version=int(str(data["version"])),
+        status=TaskStatus.PENDING,
+        config=config,
+        steps={str(s): StepState() for s in steps},
+        revision=event.seq,
+        created_at=event.at,
+        updated_at=event.at,
     )
 
 
@@ -204,9 +234,12 @@ def _apply_step(step: StepState, event: Event) -> StepState:
     if t is EventType.STEP_QUEUED:
         not_before = data.get("not_before")
         return replace(
-            step, status=StepStatus.READY, attempt=event.attempt or step.attempt + 1,
+            step,
+            status=StepStatus.READY,
+            attempt=event.attempt or step.attempt + 1,
             not_before=parse_iso(not_before) if isinstance(not_before, str) else None,
-            started_at=None, finished_at=None,
+            started_at=None,
+            finished_at=None,
         )
     if t is EventType.STEP_STARTED:
         return replace(step, status=StepStatus.RUNNING, started_at=at, not_before=None)
@@ -215,23 +248,39 @@ def _apply_step(step: StepState, event: Event) -> StepState:
     if t is EventType.STEP_FAILED:
         error = data.get("error")
         return replace(
-            step, status=StepStatus.FAILED, finished_at=at,
+            step,
+            status=StepStatus.FAILED,
+            finished_at=at,
             error=error if isinstance(error, dict) else None,
         )
     if t is EventType.LEASE_EXPIRED:
-        return replace(step, status=StepStatus.FAILED, finished_at=at,
-                       error={"type": "LeaseExpired", "message": "the worker's lease expired"})
+        return replace(
+            step,
+            status=StepStatus.FAILED,
+            finished_at=at,
+            error={"type": "LeaseExpired", "message": "the worker's lease expired"},
+        )
     if t is EventType.STEP_SKIPPED:
-        return replace(step, status=StepStatus.SKIPPED, finished_at=at,
-                       reason=str(data.get("reason") or ""))
+        return replace(
+            step, status=StepStatus.SKIPPED, finished_at=at, reason=str(data.get("reason") or "")
+        )
     if t is EventType.STEP_WAITING:
-        return replace(step, status=StepStatus.WAITING_USER, started_at=at,
-                       attempt=event.attempt or step.attempt, prefill=data.get("prefill"))
+        return replace(
+            step,
+            status=StepStatus.WAITING_USER,
+            started_at=at,
+            attempt=event.attempt or step.attempt,
+            prefill=data.get("prefill"),
+        )
     if t is EventType.STEP_RESET:
         return replace(step, status=StepStatus.PENDING, finished_at=None, started_at=None)
     if t is EventType.STEP_CANCELLED:
-        return replace(step, status=StepStatus.CANCELLED, finished_at=at,
-                       reason=str(data.get("reason") or "cancelled"))
+        return replace(
+            step,
+            status=StepStatus.CANCELLED,
+            finished_at=at,
+            reason=str(data.get("reason") or "cancelled"),
+        )
     return step
 
 
@@ -241,8 +290,12 @@ def derived_status(steps: Mapping[str, StepState]) -> TaskStatus:
     if StepStatus.RUNNING in statuses:
         return TaskStatus.RUNNING
     if StepStatus.READY in statuses:
-        started = any(s.started_at is not None or s.status.done for s in steps.values())
-        return TaskStatus.RUNNING if started else TaskStatus.PENDING
+        # PENDING only until the first attempt of anything has begun.
+        fresh = all(
+            s.status is StepStatus.PENDING or (s.status is StepStatus.READY and s.attempt <= 1)
+            for s in steps.values()
+        )
+        return TaskStatus.PENDING if fresh else TaskStatus.RUNNING
     if StepStatus.WAITING_USER in statuses:
         return TaskStatus.WAITING_USER
     return TaskStatus.RUNNING

@@ -5,13 +5,18 @@ Keep it stable: front ends render from it and never guess the next step.
 
 from __future__ import annotations
 
+from typing import Any
+
 from segue.core.states import StepStatus
 from segue.core.task import TaskState
 from segue.spec.model import PipelineSpec, StepKind
 from segue.types import JSONObject, isoformat
 
+TaskView = dict[str, Any]
+"""The task view as plain JSON (see :func:`task_view`)."""
 
-def task_view(spec: PipelineSpec, state: TaskState) -> JSONObject:
+
+def task_view(spec: PipelineSpec, state: TaskState) -> TaskView:
     """Return ``{id, pipeline, version, status, current_step, required_input, waiting,
     steps, config, revision, created_at, updated_at, error}`` for a task."""  # noqa: D205,D209
     waiting = [

@@ -55,11 +55,13 @@ def _import(ref: str) -> Handler:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise HandlerNotFound(f"module '{module_name}' of '{ref}' cannot be found "
-                              f"({exc.name} is missing)") from exc
+        raise HandlerNotFound(
+            f"module '{module_name}' of '{ref}' cannot be found ({exc.name} is missing)"
+        ) from exc
     except Exception as exc:
-        raise HandlerNotFound(f"module '{module_name}' of '{ref}' fails to import: "
-                              f"{type(exc).__name__}: {exc}") from exc
+        raise HandlerNotFound(
+            f"module '{module_name}' of '{ref}' fails to import: {type(exc).__name__}: {exc}"
+        ) from exc
     target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)

@@ -41,8 +41,14 @@ class Worker:
             renews held leases every third of it.
     """
 
-    def __init__(self, service: Service, *, owner: str | None = None,
-                 lease_s: float = DEFAULT_LEASE_S, poll_s: float = DEFAULT_POLL_S) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        owner: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        poll_s: float = DEFAULT_POLL_S,
+    ) -> None:
         self.service = service
         self.owner = owner or default_owner()
         self.lease_s = lease_s
@@ -91,9 +97,15 @@ class Worker:
         step = job.spec.step(job.step)
         assert step.run is not None
         context = StepContext(
-            task_id=job.claim.task_id, step=job.step, attempt=job.claim.attempt,
-            config=job.config, params=step.params, artifacts=job.artifacts, inputs=job.inputs,
-            idempotency_key=job.claim.idempotency_key, pipeline=job.spec.name,
+            task_id=job.claim.task_id,
+            step=job.step,
+            attempt=job.claim.attempt,
+            config=job.config,
+            params=step.params,
+            artifacts=job.artifacts,
+            inputs=job.inputs,
+            idempotency_key=job.claim.idempotency_key,
+            pipeline=job.spec.name,
             version=job.spec.version,
         )
         with self._held_lock:
@@ -106,21 +118,31 @@ class Worker:
                 self.service.fail(job, exc, permanent=True)
                 return
             except Exception as exc:
-                log.warning("step failed", task_id=job.claim.task_id, step=job.step,
-                            attempt=job.claim.attempt, error=repr(exc))
+                log.warning(
+                    "step failed",
+                    task_id=job.claim.task_id,
+                    step=job.step,
+                    attempt=job.claim.attempt,
+                    error=repr(exc),
+                )
                 self.service.fail(job, exc)
                 return
             if self.service.complete(job, output) is None:
-                log.warning("lease lost; result discarded", task_id=job.claim.task_id,
-                            step=job.step, attempt=job.claim.attempt)
+                log.warning(
+                    "lease lost; result discarded",
+                    task_id=job.claim.task_id,
+                    step=job.step,
+                    attempt=job.claim.attempt,
+                )
         finally:
             with self._held_lock:
                 self._held.pop(job.claim.token, None)
 
     def _start_heartbeat(self) -> None:
         if self._heartbeat is None:
-            self._heartbeat = threading.Thread(target=self._beat, name="segue-heartbeat",
-                                               daemon=True)
+            self._heartbeat = threading.Thread(
+                target=self._beat, name="segue-heartbeat", daemon=True
+            )
             self._heartbeat.start()
 
     def _stop_heartbeat(self) -> None:

@@ -93,36 +93,72 @@ def _check_json(text: str, filename: str) -> None:
         json.loads(text)
     except json.JSONDecodeError as exc:
         raise PipelineInvalid(
-            [Problem(message=f"not valid JSON: {exc.msg}", file=filename, line=exc.lineno,
-                     column=exc.colno)]
+            [
+                Problem(
+                    message=f"not valid JSON: {exc.msg}",
+                    file=filename,
+                    line=exc.lineno,
+                    column=exc.colno,
+                )
+            ]
         ) from exc
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
+MAX_NODES = 100_000
+"""More values than this (say, from aliases expanding aliases) is refused, not expanded."""
+MAX_DEPTH = 64
+"""Nesting deeper than this (say, a recursive alias) is refused."""
+
+
 def _convert(node: yaml.Node, path: Path, doc: Document) -> JSONValue:
-    doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    where = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if len(path) > MAX_DEPTH or len(doc.positions) >= MAX_NODES:
+        what = (
+            f"nested more than {MAX_DEPTH} levels deep"
+            if len(path) > MAX_DEPTH
+            else (f"more than {MAX_NODES} values")
+        )
+        raise PipelineInvalid(
+            [
+                Problem(
+                    message=f"the definition is {what} (a recursive or exploding YAML alias?)",
+                    file=doc.filename,
+                    line=where[0],
+                    column=where[1],
+                )
+            ]
+        )
+    doc.positions[path] = where
     if isinstance(node, yaml.MappingNode):
         out: dict[str, JSONValue] = {}
         for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = _CONSTRUCTOR.construct_object(key_node, deep=True)
             key = str(key)
             child = (*path, key)
             if key in out:
                 first = doc.key_positions[child][0]
+                line = key_node.start_mark.line + 1
                 doc.problems.append(
-                    doc.problem(
-                        path, f"key '{key}' appears twice (lines {first} and "
-                        f"{key_node.start_mark.line + 1})"
+                    Problem(
+                        message=f"key '{key}' appears twice (lines {first} and {line})",
+                        path=format_path(child),
+                        file=doc.filename,
+                        line=line,
+                        column=key_node.start_mark.column + 1,
                     )
                 )
-            doc.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            doc.key_positions[child] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
             out[key] = _convert(value_node, child, doc)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), doc) for i, item in enumerate(node.value)]
-    value = _CONSTRUCTOR.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    value = _CONSTRUCTOR.construct_object(node, deep=True)
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     # Dates, binary and other YAML-only scalars become their text form.

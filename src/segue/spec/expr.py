@@ -16,12 +16,16 @@ from typing import Any
 
 import celpy
 from celpy import celtypes
+from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
 from lark import Token, Tree
 
 from segue.types import JSONValue
 
 ROOT_NAMES = frozenset({"config", "artifacts", "inputs"})
 STEP_ROOTS = frozenset({"artifacts", "inputs"})
+MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 
 _ENV = celpy.Environment()
 
@@ -49,10 +53,10 @@ class Expression:
                 field, a type mismatch, a division by zero).
         """
         try:
-            result = self._program.evaluate(celpy.json_to_cel(dict(activation)))
-        except celpy.CELEvalError as exc:
+            result = self._program.evaluate(json_to_cel(dict(activation)))
+        except CELEvalError as exc:
             raise ExpressionError(_eval_message(exc)) from exc
-        if isinstance(result, celpy.CELEvalError):
+        if isinstance(result, CELEvalError):
             raise ExpressionError(_eval_message(result))
         return to_json(result)
 
@@ -75,7 +79,7 @@ def compile_expression(source: str) -> Expression:
     """
     try:
         ast = _ENV.compile(source)
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         raise ExpressionError(f"does not compile: {_parse_message(source, exc)}") from exc
     roots, steps = _names(ast)
     return Expression(source, frozenset(roots), frozenset(steps), _ENV.program(ast))
@@ -85,7 +89,10 @@ def _names(ast: Tree[Any]) -> tuple[set[str], set[str]]:
     """Collect top-level identifiers and the step ids read under artifacts/inputs."""
     roots: set[str] = set()
     steps: set[str] = set()
+    bound: set[str] = set()
     for node in ast.iter_subtrees():
+        if node.data == "member_dot_arg" and len(node.children) >= 3:
+            bound |= _macro_variable(node)
         if node.data == "primary":
             ident = _ident(node)
             if ident is not None:
@@ -102,7 +109,20 @@ def _names(ast: Tree[Any]) -> tuple[set[str], set[str]]:
                 literal = _string_literal(index)
                 if literal is not None:
                     steps.add(literal)
-    return roots, steps
+    return roots - bound, steps
+
+
+def _macro_variable(node: Tree[Any]) -> set[str]:
+    """The variable a macro such as ``list.exists(x, ...)`` binds (``x``), if any."""
+    method, args = node.children[1], node.children[2]
+    if not isinstance(method, Token) or str(method) not in MACROS or not isinstance(args, Tree):
+        return set()
+    first = args.children[0] if args.children else None
+    for sub in first.iter_subtrees() if isinstance(first, Tree) else []:
+        if sub.data == "primary":
+            name = _ident(sub)
+            return {name} if name else set()
+    return set()
 
 
 def _ident(primary: Tree[Any]) -> str | None:
@@ -140,7 +160,7 @@ def _parse_message(source: str, exc: Exception) -> str:
         return text.strip()
     if caret >= len(source.rstrip()):
         return f"the expression ends too early (column {caret + 1})"
-    return f"unexpected {source[caret:caret + 12]!r} at column {caret + 1}"
+    return f"unexpected {source[caret : caret + 12]!r} at column {caret + 1}"
 
 
 def _eval_message(error: Any) -> str:

@@ -67,14 +67,21 @@ def build(doc: Document) -> PipelineSpec | None:
     """Build the spec from parsed data; field problems go to ``doc.problems``."""
     data = doc.data
     if not isinstance(data, dict):
-        doc.problems.append(doc.problem((), "the definition must be a mapping with 'pipeline', "
-                                            "'version' and 'steps'"))
+        doc.problems.append(
+            doc.problem(
+                (), "the definition must be a mapping with 'pipeline', 'version' and 'steps'"
+            )
+        )
         return None
     _unknown_fields(doc, data, (), PIPELINE_FIELDS)
     name = data.get("pipeline")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        doc.problems.append(doc.problem(("pipeline",), "'pipeline' must be a name of letters, "
-                                        "digits, '_', '-' or '.' (at most 100)"))
+        doc.problems.append(
+            doc.problem(
+                ("pipeline",),
+                "'pipeline' must be a name of letters, digits, '_', '-' or '.' (at most 100)",
+            )
+        )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         doc.problems.append(doc.problem(("version",), "'version' must be a positive integer"))
@@ -109,8 +116,9 @@ def _steps(doc: Document, raw: Any) -> tuple[StepSpec, ...] | None:
     for index, item in enumerate(raw):
         path: Path = ("steps", index)
         if not isinstance(item, dict):
-            doc.problems.append(doc.problem(path, "each step must be a mapping with 'id' and "
-                                                  "'type'"))
+            doc.problems.append(
+                doc.problem(path, "each step must be a mapping with 'id' and 'type'")
+            )
             continue
         step = _step(doc, item, path, previous)
         if step is not None:
@@ -126,8 +134,12 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
     _unknown_fields(doc, item, path, STEP_FIELDS)
     step_id = item.get("id")
     if not isinstance(step_id, str) or not ID_PATTERN.match(step_id):
-        doc.problems.append(doc.problem((*path, "id"), "a step 'id' must start with a letter or "
-                                        "'_' and hold only letters, digits and '_'"))
+        doc.problems.append(
+            doc.problem(
+                (*path, "id"),
+                "a step 'id' must start with a letter or '_' and hold only letters, digits and '_'",
+            )
+        )
     kind_raw = item.get("type")
     if kind_raw not in ("auto", "wait_user"):
         doc.problems.append(doc.problem((*path, "type"), "'type' must be 'auto' or 'wait_user'"))
@@ -137,22 +149,32 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
         doc.problems.append(doc.problem((*path, "with"), "'with' must be a mapping of parameters"))
     schema = item.get("input_schema")
     if schema is not None and not isinstance(schema, dict | bool):
-        doc.problems.append(doc.problem((*path, "input_schema"), "'input_schema' must be a JSON "
-                                        "Schema object"))
+        doc.problems.append(
+            doc.problem((*path, "input_schema"), "'input_schema' must be a JSON Schema object")
+        )
     on_timeout = item.get("on_timeout", "fail")
     if on_timeout not in ON_TIMEOUT:
-        doc.problems.append(doc.problem((*path, "on_timeout"), "'on_timeout' must be one of "
-                                        + ", ".join(ON_TIMEOUT)))
+        doc.problems.append(
+            doc.problem(
+                (*path, "on_timeout"), "'on_timeout' must be one of " + ", ".join(ON_TIMEOUT)
+            )
+        )
     concurrency = item.get("concurrency")
-    if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
-        doc.problems.append(doc.problem((*path, "concurrency"), "'concurrency' must be a positive "
-                                        "integer"))
+    if concurrency is not None and (
+        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
+    ):
+        doc.problems.append(
+            doc.problem((*path, "concurrency"), "'concurrency' must be a positive integer")
+        )
     retry = _retry(doc, item.get("retry"), (*path, "retry"))
     timeout = _duration(doc, item.get("timeout"), (*path, "timeout"))
-    texts = {key: _text(doc, item, key, path) for key in ("title", "description", "when", "run",
-                                                          "prefill")}
+    texts = {
+        key: _text(doc, item, key, path)
+        for key in ("title", "description", "when", "run", "prefill")
+    }
     if len(doc.problems) > before:
         return None
+    assert isinstance(step_id, str) and isinstance(kind_raw, str)
     return StepSpec(
         id=step_id,
         kind=StepKind(kind_raw),
@@ -171,15 +193,18 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
     )
 
 
-def _depends(doc: Document, item: dict[str, Any], path: Path, previous: str | None) -> tuple[str, ...]:
+def _depends(
+    doc: Document, item: dict[str, Any], path: Path, previous: str | None
+) -> tuple[str, ...]:
     if "depends_on" not in item:
         return (previous,) if previous is not None else ()
     raw = item["depends_on"]
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
-        doc.problems.append(doc.problem((*path, "depends_on"), "'depends_on' must be a list of "
-                                        "step ids"))
+        doc.problems.append(
+            doc.problem((*path, "depends_on"), "'depends_on' must be a list of step ids")
+        )
         return ()
     return tuple(dict.fromkeys(raw))
 
@@ -194,12 +219,18 @@ def _text(doc: Document, item: dict[str, Any], key: str, path: Path) -> str | No
     return value
 
 
-def _unknown_fields(doc: Document, item: dict[str, Any], path: Path, known: tuple[str, ...]) -> None:
+def _unknown_fields(
+    doc: Document, item: dict[str, Any], path: Path, known: tuple[str, ...]
+) -> None:
     for key in item:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f"; known fields: {', '.join(known)}"
-            doc.problems.append(doc.problem((*path, key), f"unknown field '{key}'{hint}", at_key=True))
+            hint = (
+                f" (did you mean '{close[0]}'?)" if close else f"; known fields: {', '.join(known)}"
+            )
+            doc.problems.append(
+                doc.problem((*path, key), f"unknown field '{key}'{hint}", at_key=True)
+            )
 
 
 def _retry(doc: Document, raw: Any, path: Path) -> RetryPolicy | None:
@@ -208,19 +239,26 @@ def _retry(doc: Document, raw: Any, path: Path) -> RetryPolicy | None:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = {"max_attempts": raw}
     if not isinstance(raw, dict):
-        doc.problems.append(doc.problem(path, "'retry' must be a mapping (max_attempts, backoff, "
-                                              "initial_delay, max_delay, jitter)"))
+        doc.problems.append(
+            doc.problem(
+                path,
+                "'retry' must be a mapping (max_attempts, backoff, "
+                "initial_delay, max_delay, jitter)",
+            )
+        )
         return None
     _unknown_fields(doc, raw, path, RETRY_FIELDS)
     attempts = raw.get("max_attempts", 1)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 100:
-        doc.problems.append(doc.problem((*path, "max_attempts"), "'max_attempts' must be an "
-                                        "integer from 1 to 100"))
+        doc.problems.append(
+            doc.problem((*path, "max_attempts"), "'max_attempts' must be an integer from 1 to 100")
+        )
         attempts = 1
     backoff = raw.get("backoff", "exponential")
     if backoff not in ("fixed", "exponential"):
-        doc.problems.append(doc.problem((*path, "backoff"), "'backoff' must be 'fixed' or "
-                                        "'exponential'"))
+        doc.problems.append(
+            doc.problem((*path, "backoff"), "'backoff' must be 'fixed' or 'exponential'")
+        )
         backoff = "exponential"
     initial = _duration(doc, raw.get("initial_delay"), (*path, "initial_delay"))
     maximum = _duration(doc, raw.get("max_delay"), (*path, "max_delay"))
@@ -228,8 +266,11 @@ def _retry(doc: Document, raw: Any, path: Path) -> RetryPolicy | None:
     if isinstance(jitter, bool):
         jitter = 0.5 if jitter else 0.0
     if not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-        doc.problems.append(doc.problem((*path, "jitter"), "'jitter' must be a number from 0 to 1 "
-                                        "(or true for 0.5)"))
+        doc.problems.append(
+            doc.problem(
+                (*path, "jitter"), "'jitter' must be a number from 0 to 1 (or true for 0.5)"
+            )
+        )
         jitter = 0.0
     defaults = RetryPolicy()
     return RetryPolicy(
@@ -247,8 +288,13 @@ def _duration(doc: Document, raw: Any, path: Path) -> float | None:
         return None
     seconds = parse_duration(raw)
     if seconds is None:
-        doc.problems.append(doc.problem(path, f"'{path[-1]}' must be a duration such as 30s, "
-                                              "500ms, 2m or 1h (or a number of seconds)"))
+        doc.problems.append(
+            doc.problem(
+                path,
+                f"'{path[-1]}' must be a duration such as 30s, "
+                "500ms, 2m or 1h (or a number of seconds)",
+            )
+        )
     return seconds
 
 

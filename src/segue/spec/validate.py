@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import SchemaError
 
 from segue.errors import Problem
 from segue.spec.document import Document, Path
@@ -32,18 +32,21 @@ def check_pipeline(
         path: Path = ("steps", index)
         problems += _kind_fields(step, doc, path)
         if step.input_schema is not None:
-            problems += _schema_problems(doc, step.input_schema, (*path, "input_schema"),
-                                         f"input_schema of step '{step.id}'")
+            problems += _schema_problems(
+                doc, step.input_schema, (*path, "input_schema"), f"input_schema of step '{step.id}'"
+            )
         for key in ("when", "prefill"):
             source = getattr(step, key)
             if source is not None:
-                problems += _expression(doc, step, key, source, (*path, key), ancestors,
-                                         spec.steps)
+                problems += _expression(doc, step, key, source, (*path, key), ancestors, spec.steps)
         if step.run is not None and check_handler is not None:
             why = check_handler(step.run)
             if why is not None:
-                problems.append(doc.problem((*path, "run"), f"the handler of step '{step.id}' "
-                                            f"cannot be used: {why}"))
+                problems.append(
+                    doc.problem(
+                        (*path, "run"), f"the handler of step '{step.id}' cannot be used: {why}"
+                    )
+                )
     return problems
 
 
@@ -69,8 +72,10 @@ def _duplicates(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
         if step.id in first:
             line_a = doc.positions.get(("steps", first[step.id]), (0, 0))[0]
             line_b = doc.positions.get(("steps", index), (0, 0))[0]
-            yield doc.problem(("steps", index, "id"), f"step id '{step.id}' is defined twice "
-                              f"(lines {line_a} and {line_b})")
+            yield doc.problem(
+                ("steps", index, "id"),
+                f"step id '{step.id}' is defined twice (lines {line_a} and {line_b})",
+            )
         else:
             first[step.id] = index
 
@@ -83,11 +88,14 @@ def _dependencies(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
             if dep == step.id and step.id in duplicated:
                 continue  # already reported as a duplicate id
             if dep == step.id:
-                yield doc.problem(("steps", index, "depends_on"), f"step '{step.id}' depends on "
-                                  "itself")
+                yield doc.problem(
+                    ("steps", index, "depends_on"), f"step '{step.id}' depends on itself"
+                )
             elif dep not in known:
-                yield doc.problem(("steps", index, "depends_on"), f"step '{step.id}' depends on "
-                                  f"unknown step '{dep}'")
+                yield doc.problem(
+                    ("steps", index, "depends_on"),
+                    f"step '{step.id}' depends on unknown step '{dep}'",
+                )
 
 
 def _cycles(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
@@ -104,14 +112,16 @@ def _cycles(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
             if dep not in deps:
                 continue
             if state.get(dep) == 1:
-                loop = trail[trail.index(dep):]
+                loop = trail[trail.index(dep) :]
                 if frozenset(loop) not in reported:
                     reported.add(frozenset(loop))
                     order = list(reversed(loop))  # dependencies first
                     start = min(range(len(order)), key=lambda i: index[order[i]])
                     order = order[start:] + order[:start]
-                    yield doc.problem(("steps", index[order[0]], "depends_on"),
-                                      "dependency cycle: " + " -> ".join([*order, order[0]]))
+                    yield doc.problem(
+                        ("steps", index[order[0]], "depends_on"),
+                        "dependency cycle: " + " -> ".join([*order, order[0]]),
+                    )
             elif state.get(dep) is None:
                 yield from visit(dep, trail)
         trail.pop()
@@ -125,30 +135,37 @@ def _cycles(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
 def _kind_fields(step: StepSpec, doc: Document, path: Path) -> Iterable[Problem]:
     if step.kind is StepKind.AUTO:
         if step.run is None:
-            yield doc.problem(path, f"auto step '{step.id}' has no 'run' handler "
-                              "(package.module:function)")
+            yield doc.problem(
+                path, f"auto step '{step.id}' has no 'run' handler (package.module:function)"
+            )
         for key in ("input_schema", "prefill"):
             if getattr(step, key) is not None:
-                yield doc.problem((*path, key), f"'{key}' belongs to wait_user steps; "
-                                  f"auto step '{step.id}' cannot have it")
+                yield doc.problem(
+                    (*path, key),
+                    f"'{key}' belongs to wait_user steps; auto step '{step.id}' cannot have it",
+                )
     else:
         if step.input_schema is None:
             yield doc.problem(path, f"wait_user step '{step.id}' has no input_schema")
         for key, value in (("run", step.run), ("with", step.params or None)):
             if value is not None:
-                yield doc.problem((*path, key), f"'{key}' belongs to auto steps; wait_user step "
-                                  f"'{step.id}' cannot have it")
+                yield doc.problem(
+                    (*path, key),
+                    f"'{key}' belongs to auto steps; wait_user step '{step.id}' cannot have it",
+                )
 
 
 def _schema_problems(doc: Document, schema: Any, path: Path, what: str) -> Iterable[Problem]:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        error = best_match([exc]) or exc
+        error = exc  # check_schema already picked the most relevant error
         where = (*path, *error.path)
         if error.path and error.path[-1] == "type":
-            message = (f"the {what} is not a valid JSON Schema: 'type' must be a known type "
-                       f"({', '.join(JSON_TYPES)}), not {error.instance!r}")
+            message = (
+                f"the {what} is not a valid JSON Schema: 'type' must be a known type "
+                f"({', '.join(JSON_TYPES)}), not {error.instance!r}"
+            )
         else:
             message = f"the {what} is not a valid JSON Schema: {error.message}"
         yield doc.problem(where, message)
@@ -163,14 +180,20 @@ def _config_defaults(spec: PipelineSpec, doc: Document) -> Iterable[Problem]:
             try:
                 jsonschema.validate(sub["default"], sub, cls=Draft202012Validator)
             except (jsonschema.ValidationError, SchemaError) as exc:
-                yield doc.problem(("config", "properties", name, "default"),
-                                  f"the default of config '{name}' breaks its own schema: "
-                                  f"{exc.message}")
+                yield doc.problem(
+                    ("config", "properties", name, "default"),
+                    f"the default of config '{name}' breaks its own schema: {exc.message}",
+                )
 
 
 def _expression(
-    doc: Document, step: StepSpec, key: str, source: str, path: Path,
-    ancestors: dict[str, frozenset[str]], spec_steps: tuple[StepSpec, ...],
+    doc: Document,
+    step: StepSpec,
+    key: str,
+    source: str,
+    path: Path,
+    ancestors: dict[str, frozenset[str]],
+    spec_steps: tuple[StepSpec, ...],
 ) -> Iterable[Problem]:
     what = f"the '{key}' of step '{step.id}'"
     try:
@@ -179,13 +202,18 @@ def _expression(
         yield doc.problem(path, f"{what} {exc}")
         return
     for root in sorted(expression.roots - ROOT_NAMES):
-        yield doc.problem(path, f"{what} uses unknown name '{root}' (an expression can read "
-                          "config, artifacts.<step> and inputs.<step>)")
+        yield doc.problem(
+            path,
+            f"{what} uses unknown name '{root}' (an expression can read "
+            "config, artifacts.<step> and inputs.<step>)",
+        )
     known = {other.id for other in spec_steps}
     for name in sorted(expression.steps):
         if name not in known:
             yield doc.problem(path, f"{what} names unknown step '{name}'")
         elif name not in ancestors[step.id]:
-            yield doc.problem(path, f"{what} reads step '{name}', which is not upstream of "
-                              f"'{step.id}'; add it to depends_on")
-
+            yield doc.problem(
+                path,
+                f"{what} reads step '{name}', which is not upstream of "
+                f"'{step.id}'; add it to depends_on",
+            )

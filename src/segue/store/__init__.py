@@ -38,8 +38,9 @@ def default_blob_dir(url: str) -> Path:
     return Path("segue-blobs")
 
 
-def open_store(url: str, *, blob_dir: str | os.PathLike[str] | None = None,
-               sqlite_synchronous: str = "FULL") -> SqlStore:
+def open_store(
+    url: str, *, blob_dir: str | os.PathLike[str] | None = None, sqlite_synchronous: str = "FULL"
+) -> SqlStore:
     """Open (and migrate) the store a URL names: ``sqlite:///path.db``.
 
     Raises:
@@ -52,8 +53,9 @@ def open_store(url: str, *, blob_dir: str | os.PathLike[str] | None = None,
         raise OperatorError(f"'{url}' is not a database URL (try sqlite:///segue.db).") from exc
     backend = parsed.get_backend_name()
     if backend != "sqlite":
-        raise OperatorError(f"Database backend '{backend}' is not supported yet; use "
-                            "sqlite:///path.db.")
+        raise OperatorError(
+            f"Database backend '{backend}' is not supported yet; use sqlite:///path.db."
+        )
     from segue.store import sqlite
 
     if parsed.database not in (None, "", ":memory:"):

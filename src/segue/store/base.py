@@ -70,8 +70,12 @@ class Artifact:
     def ref(self) -> dict[str, JSONValue]:
         """A small reference to the artifact (no payload)."""
         return {
-            "step": self.step, "attempt": self.attempt, "kind": self.kind,
-            "sha256": self.sha256, "size": self.size, "content_type": self.content_type,
+            "step": self.step,
+            "attempt": self.attempt,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
         }
 
 
@@ -113,8 +117,9 @@ class Tx(Protocol):
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Write the new state row and append its events."""
 
-    def queue_run(self, task_id: str, step: str, attempt: int, idempotency_key: str,
-                  not_before_ms: int) -> None:
+    def queue_run(
+        self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
+    ) -> None:
         """Make an attempt claimable from ``not_before_ms`` on."""
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
@@ -138,8 +143,9 @@ class Tx(Protocol):
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response) stored for a key, if any."""
 
-    def remember_response(self, scope: str, key: str, request_hash: str, response: str,
-                          created_at: str) -> None:
+    def remember_response(
+        self, scope: str, key: str, request_hash: str, response: str, created_at: str
+    ) -> None:
         """Store the response given for an idempotency key."""
 
 
@@ -175,15 +181,22 @@ class Store(Protocol):
             TaskNotFound: no such task.
         """
 
-    def list_tasks(self, *, status: str | None = None, pipeline: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> TaskPage:
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TaskPage:
         """Tasks newest first, a page at a time (keyset pagination on the id)."""
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """A task's events with ``seq > after``, in order."""
 
-    def artifacts(self, task_id: str, step: str | None = None, *,
-                  current_only: bool = True) -> list[Artifact]:
+    def artifacts(
+        self, task_id: str, step: str | None = None, *, current_only: bool = True
+    ) -> list[Artifact]:
         """A task's artifacts (current ones unless ``current_only`` is False)."""
 
     def next_due_ms(self) -> int | None:

@@ -112,12 +112,18 @@ class SqlStore:
                 raise VersionConflict(
                     f"Pipeline {record.name} version {record.version} is already registered "
                     "with different content; give the changed definition a new version.",
-                    pipeline=record.name, version=record.version,
+                    pipeline=record.name,
+                    version=record.version,
                 )
-            tx.conn.execute(sa.insert(t.pipelines).values(
-                name=record.name, version=record.version, content_hash=record.content_hash,
-                source=record.source, created_at=record.created_at,
-            ))
+            tx.conn.execute(
+                sa.insert(t.pipelines).values(
+                    name=record.name,
+                    version=record.version,
+                    content_hash=record.content_hash,
+                    source=record.source,
+                    created_at=record.created_at,
+                )
+            )
             return True
 
     def get_pipeline(self, name: str, version: int | None = None) -> PipelineRecord:
@@ -131,8 +137,11 @@ class SqlStore:
             row = conn.execute(query).first()
         if row is None:
             which = f"{name} version {version}" if version is not None else name
-            raise PipelineNotFound(f"No pipeline {which} is registered; register it first.",
-                                   pipeline=name, version=version)
+            raise PipelineNotFound(
+                f"No pipeline {which} is registered; register it first.",
+                pipeline=name,
+                version=version,
+            )
         return _pipeline(row)
 
     def list_pipelines(self) -> list[PipelineRecord]:
@@ -151,8 +160,14 @@ class SqlStore:
             raise _not_found(task_id)
         return TaskState.from_json(json.loads(row.state))
 
-    def list_tasks(self, *, status: str | None = None, pipeline: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> TaskPage:
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> TaskPage:
         """Newest first, keyset-paginated on the time-ordered id."""
         limit = max(1, min(limit, MAX_PAGE))
         query = sa.select(t.tasks.c.state, t.tasks.c.id).order_by(t.tasks.c.id.desc())
@@ -170,18 +185,25 @@ class SqlStore:
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """Events in seq order."""
-        query = (sa.select(t.events).where(t.events.c.task_id == task_id, t.events.c.seq > after)
-                 .order_by(t.events.c.seq))
+        query = (
+            sa.select(t.events)
+            .where(t.events.c.task_id == task_id, t.events.c.seq > after)
+            .order_by(t.events.c.seq)
+        )
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
             return [_event(row) for row in conn.execute(query)]
 
-    def artifacts(self, task_id: str, step: str | None = None, *,
-                  current_only: bool = True) -> list[Artifact]:
+    def artifacts(
+        self, task_id: str, step: str | None = None, *, current_only: bool = True
+    ) -> list[Artifact]:
         """Artifacts by step then attempt."""
-        query = (sa.select(t.artifacts).where(t.artifacts.c.task_id == task_id)
-                 .order_by(t.artifacts.c.step, t.artifacts.c.attempt))
+        query = (
+            sa.select(t.artifacts)
+            .where(t.artifacts.c.task_id == task_id)
+            .order_by(t.artifacts.c.step, t.artifacts.c.attempt)
+        )
         if step is not None:
             query = query.where(t.artifacts.c.step == step)
         if current_only:
@@ -192,7 +214,8 @@ class SqlStore:
     def next_due_ms(self) -> int | None:
         """Earliest not_before of a queued run."""
         query = sa.select(sa.func.min(t.step_runs.c.not_before_ms)).where(
-            t.step_runs.c.status == "queued")
+            t.step_runs.c.status == "queued"
+        )
         with self._read() as conn:
             value = conn.execute(query).scalar()
         return int(value) if value is not None else None
@@ -206,9 +229,11 @@ class SqlStore:
             for chunk in iter_chunks(list(tokens), 500):
                 result = tx.conn.execute(
                     sa.update(t.step_runs)
-                    .where(t.step_runs.c.lease_owner == owner,
-                           t.step_runs.c.lease_token.in_(chunk),
-                           t.step_runs.c.status == "running")
+                    .where(
+                        t.step_runs.c.lease_owner == owner,
+                        t.step_runs.c.lease_token.in_(chunk),
+                        t.step_runs.c.status == "running",
+                    )
                     .values(lease_expires_ms=until_ms)
                 )
                 renewed += result.rowcount
@@ -253,32 +278,56 @@ class SqlTx:
             .values(_task_row(state))
         )
         if result.rowcount != 1:
-            raise InvalidCommand(f"Task {state.id} changed while this change was being made; "
-                                 "fetch it and try again.", task_id=state.id)
+            raise InvalidCommand(
+                f"Task {state.id} changed while this change was being made; "
+                "fetch it and try again.",
+                task_id=state.id,
+            )
         self._append(state.id, events)
 
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
         if events:
-            self.conn.execute(sa.insert(t.events), [
-                {"task_id": task_id, "seq": e.seq, "type": e.type.value, "step": e.step,
-                 "attempt": e.attempt, "actor": e.actor, "at": e.to_json()["at"],
-                 "data": dumps(e.data)} for e in events
-            ])
+            self.conn.execute(
+                sa.insert(t.events),
+                [
+                    {
+                        "task_id": task_id,
+                        "seq": e.seq,
+                        "type": e.type.value,
+                        "step": e.step,
+                        "attempt": e.attempt,
+                        "actor": e.actor,
+                        "at": e.to_json()["at"],
+                        "data": dumps(e.data),
+                    }
+                    for e in events
+                ],
+            )
 
-    def queue_run(self, task_id: str, step: str, attempt: int, idempotency_key: str,
-                  not_before_ms: int) -> None:
+    def queue_run(
+        self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
+    ) -> None:
         """Insert a claimable run."""
-        self.conn.execute(sa.insert(t.step_runs).values(
-            task_id=task_id, step=step, attempt=attempt, status="queued",
-            idempotency_key=idempotency_key, not_before_ms=not_before_ms,
-        ))
+        self.conn.execute(
+            sa.insert(t.step_runs).values(
+                task_id=task_id,
+                step=step,
+                attempt=attempt,
+                status="queued",
+                idempotency_key=idempotency_key,
+                not_before_ms=not_before_ms,
+            )
+        )
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
         """Take due queued runs (``FOR UPDATE SKIP LOCKED`` where the backend has it)."""
         runs = t.step_runs.c
-        query = (sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
-                 .where(runs.status == "queued", runs.not_before_ms <= now_ms)
-                 .order_by(runs.not_before_ms).limit(limit))
+        query = (
+            sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
+            .where(runs.status == "queued", runs.not_before_ms <= now_ms)
+            .order_by(runs.not_before_ms)
+            .limit(limit)
+        )
         if self.store.dialect.skip_locked:
             query = query.with_for_update(skip_locked=True)
         claims = []
@@ -286,34 +335,56 @@ class SqlTx:
             token = secrets.token_hex(16)
             self.conn.execute(
                 sa.update(t.step_runs)
-                .where(runs.task_id == row.task_id, runs.step == row.step,
-                       runs.attempt == row.attempt)
-                .values(status="running", lease_owner=owner, lease_token=token,
-                        lease_expires_ms=now_ms + lease_ms, started_ms=now_ms)
+                .where(
+                    runs.task_id == row.task_id, runs.step == row.step, runs.attempt == row.attempt
+                )
+                .values(
+                    status="running",
+                    lease_owner=owner,
+                    lease_token=token,
+                    lease_expires_ms=now_ms + lease_ms,
+                    started_ms=now_ms,
+                )
             )
-            claims.append(RunClaim(task_id=row.task_id, step=row.step, attempt=row.attempt,
-                                   token=token, idempotency_key=row.idempotency_key))
+            claims.append(
+                RunClaim(
+                    task_id=row.task_id,
+                    step=row.step,
+                    attempt=row.attempt,
+                    token=token,
+                    idempotency_key=row.idempotency_key,
+                )
+            )
         return claims
 
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Runs whose lease ran out."""
         runs = t.step_runs.c
-        query = (sa.select(runs.task_id, runs.step, runs.attempt)
-                 .where(runs.status == "running", runs.lease_expires_ms < now_ms)
-                 .order_by(runs.lease_expires_ms).limit(limit))
+        query = (
+            sa.select(runs.task_id, runs.step, runs.attempt)
+            .where(runs.status == "running", runs.lease_expires_ms < now_ms)
+            .order_by(runs.lease_expires_ms)
+            .limit(limit)
+        )
         if self.store.dialect.skip_locked:
             query = query.with_for_update(skip_locked=True)
-        return [ExpiredRun(task_id=r.task_id, step=r.step, attempt=r.attempt)
-                for r in self.conn.execute(query)]
+        return [
+            ExpiredRun(task_id=r.task_id, step=r.step, attempt=r.attempt)
+            for r in self.conn.execute(query)
+        ]
 
     def finish_run(self, claim: RunClaim, status: str, now_ms: int, error: str | None) -> bool:
         """Fenced close: only the holder of the current token may finish the run."""
         runs = t.step_runs.c
         result = self.conn.execute(
             sa.update(t.step_runs)
-            .where(runs.task_id == claim.task_id, runs.step == claim.step,
-                   runs.attempt == claim.attempt, runs.lease_token == claim.token,
-                   runs.status == "running")
+            .where(
+                runs.task_id == claim.task_id,
+                runs.step == claim.step,
+                runs.attempt == claim.attempt,
+                runs.lease_token == claim.token,
+                runs.status == "running",
+            )
             .values(status=status, finished_ms=now_ms, error=error)
         )
         return bool(result.rowcount == 1)
@@ -323,8 +394,9 @@ class SqlTx:
         runs = t.step_runs.c
         self.conn.execute(
             sa.update(t.step_runs)
-            .where(runs.task_id == task_id, runs.step == step,
-                   runs.status.in_(("queued", "running")))
+            .where(
+                runs.task_id == task_id, runs.step == step, runs.status.in_(("queued", "running"))
+            )
             .values(status=status, finished_ms=now_ms)
         )
 
@@ -332,15 +404,25 @@ class SqlTx:
         """Make this the step's one current artifact."""
         arts = t.artifacts.c
         self.conn.execute(
-            sa.update(t.artifacts).where(arts.task_id == task_id, arts.step == artifact.step,
-                                         arts.current.is_(True)).values(current=False)
+            sa.update(t.artifacts)
+            .where(arts.task_id == task_id, arts.step == artifact.step, arts.current.is_(True))
+            .values(current=False)
         )
-        self.conn.execute(sa.insert(t.artifacts).values(
-            task_id=task_id, step=artifact.step, attempt=artifact.attempt,
-            generation=artifact.generation, current=True, kind=artifact.kind,
-            value=artifact.value_text, sha256=artifact.sha256, size=artifact.size,
-            content_type=artifact.content_type, created_at=created_at,
-        ))
+        self.conn.execute(
+            sa.insert(t.artifacts).values(
+                task_id=task_id,
+                step=artifact.step,
+                attempt=artifact.attempt,
+                generation=artifact.generation,
+                current=True,
+                kind=artifact.kind,
+                value=artifact.value_text,
+                sha256=artifact.sha256,
+                size=artifact.size,
+                content_type=artifact.content_type,
+                created_at=created_at,
+            )
+        )
 
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current values of the named steps' artifacts."""
@@ -348,7 +430,8 @@ class SqlTx:
             return {}
         arts = t.artifacts.c
         query = sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
-            arts.task_id == task_id, arts.current.is_(True), arts.step.in_(list(steps)))
+            arts.task_id == task_id, arts.current.is_(True), arts.step.in_(list(steps))
+        )
         out: dict[str, JSONValue] = {}
         for row in self.conn.execute(query):
             text = row.value if row.kind == "json" else self.store.blobs.get(row.sha256).decode()
@@ -359,25 +442,37 @@ class SqlTx:
         """The remembered (request hash, response) for a key."""
         row = self.conn.execute(
             sa.select(t.idempotency.c.request_hash, t.idempotency.c.response).where(
-                t.idempotency.c.scope == scope, t.idempotency.c.key == key)
+                t.idempotency.c.scope == scope, t.idempotency.c.key == key
+            )
         ).first()
         return (row.request_hash, row.response) if row else None
 
-    def remember_response(self, scope: str, key: str, request_hash: str, response: str,
-                          created_at: str) -> None:
+    def remember_response(
+        self, scope: str, key: str, request_hash: str, response: str, created_at: str
+    ) -> None:
         """Keep the response for replays of the same key."""
-        self.conn.execute(sa.insert(t.idempotency).values(
-            scope=scope, key=key, request_hash=request_hash, response=response,
-            created_at=created_at,
-        ))
+        self.conn.execute(
+            sa.insert(t.idempotency).values(
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                response=response,
+                created_at=created_at,
+            )
+        )
 
 
 def _task_row(state: TaskState) -> dict[str, Any]:
     raw = state.to_json()
     return {
-        "id": state.id, "pipeline": state.pipeline, "version": state.version,
-        "status": state.status.value, "revision": state.revision, "state": dumps(raw),
-        "created_at": raw["created_at"], "updated_at": raw["updated_at"],
+        "id": state.id,
+        "pipeline": state.pipeline,
+        "version": state.version,
+        "status": state.status.value,
+        "revision": state.revision,
+        "state": dumps(raw),
+        "created_at": raw["created_at"],
+        "updated_at": raw["updated_at"],
     }
 
 
@@ -386,23 +481,42 @@ def _not_found(task_id: str) -> TaskNotFound:
 
 
 def _pipeline(row: Any) -> PipelineRecord:
-    return PipelineRecord(name=row.name, version=row.version, content_hash=row.content_hash,
-                          source=row.source, created_at=row.created_at)
+    return PipelineRecord(
+        name=row.name,
+        version=row.version,
+        content_hash=row.content_hash,
+        source=row.source,
+        created_at=row.created_at,
+    )
 
 
 def _event(row: Any) -> Event:
-    return Event.from_json({
-        "seq": row.seq, "type": row.type, "at": row.at, "step": row.step,
-        "attempt": row.attempt, "actor": row.actor, "data": json.loads(row.data),
-    })
+    return Event.from_json(
+        {
+            "seq": row.seq,
+            "type": row.type,
+            "at": row.at,
+            "step": row.step,
+            "attempt": row.attempt,
+            "actor": row.actor,
+            "data": json.loads(row.data),
+        }
+    )
 
 
 def _artifact(row: Any) -> Artifact:
     return Artifact(
-        task_id=row.task_id, step=row.step, attempt=row.attempt, generation=row.generation,
-        current=bool(row.current), kind=row.kind,
-        value=json.loads(row.value) if row.value is not None else None, sha256=row.sha256,
-        size=row.size, content_type=row.content_type, created_at=row.created_at,
+        task_id=row.task_id,
+        step=row.step,
+        attempt=row.attempt,
+        generation=row.generation,
+        current=bool(row.current),
+        kind=row.kind,
+        value=json.loads(row.value) if row.value is not None else None,
+        sha256=row.sha256,
+        size=row.size,
+        content_type=row.content_type,
+        created_at=row.created_at,
     )
 
 
@@ -420,9 +534,11 @@ def decode_cursor(cursor: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError("The page cursor is malformed; use the next_cursor of the last page.",
-                        cursor=cursor) from exc
+        raise UserError(
+            "The page cursor is malformed; use the next_cursor of the last page.", cursor=cursor
+        ) from exc
     if len(raw) != 36:
-        raise UserError("The page cursor is malformed; use the next_cursor of the last page.",
-                        cursor=cursor)
+        raise UserError(
+            "The page cursor is malformed; use the next_cursor of the last page.", cursor=cursor
+        )
     return raw

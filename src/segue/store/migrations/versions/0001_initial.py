@@ -62,11 +62,16 @@ def upgrade() -> None:
         sa.Column("error", sa.Text),
     )
     op.create_index(
-        "ix_segue_step_runs_queued", "segue_step_runs", ["not_before_ms"],
-        sqlite_where=sa.text("status = 'queued'"), postgresql_where=sa.text("status = 'queued'"),
+        "ix_segue_step_runs_queued",
+        "segue_step_runs",
+        ["not_before_ms"],
+        sqlite_where=sa.text("status = 'queued'"),
+        postgresql_where=sa.text("status = 'queued'"),
     )
     op.create_index(
-        "ix_segue_step_runs_leases", "segue_step_runs", ["lease_expires_ms"],
+        "ix_segue_step_runs_leases",
+        "segue_step_runs",
+        ["lease_expires_ms"],
         sqlite_where=sa.text("status = 'running'"),
         postgresql_where=sa.text("status = 'running'"),
     )
@@ -95,6 +100,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("segue_idempotency", "segue_artifacts", "segue_step_runs", "segue_events",
-                 "segue_tasks", "segue_pipelines"):
+    for name in (
+        "segue_idempotency",
+        "segue_artifacts",
+        "segue_step_runs",
+        "segue_events",
+        "segue_tasks",
+        "segue_pipelines",
+    ):
         op.drop_table(name)
