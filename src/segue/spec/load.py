@@ -22,7 +22,7 @@ from segue.types import JSONObject, JSONValue
 PIPELINE_FIELDS = ("pipeline", "version", "title", "description", "config", "retry", "steps")
 STEP_FIELDS = (
     "id", "type", "depends_on", "title", "description", "when", "run", "with",
-    "input_schema", "prefill", "retry", "timeout", "on_timeout", "concurrency",
+    "input_schema", "prefill", "retry", "timeout", "on_timeout", "concurrency", "roles",
 )  # fmt: skip
 RETRY_FIELDS = ("max_attempts", "backoff", "initial_delay", "max_delay", "jitter")
 ON_TIMEOUT = ("fail", "skip", "use_prefill")
@@ -166,6 +166,10 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
         doc.problems.append(
             doc.problem((*path, "concurrency"), "'concurrency' must be a positive integer")
         )
+    roles = item.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
+        doc.problems.append(doc.problem((*path, "roles"), "'roles' must be a list of role names"))
+        roles = []
     retry = _retry(doc, item.get("retry"), (*path, "retry"))
     timeout = _duration(doc, item.get("timeout"), (*path, "timeout"))
     texts = {
@@ -190,6 +194,7 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
         timeout_s=timeout,
         on_timeout=on_timeout,
         concurrency=concurrency,
+        roles=tuple(roles),
     )
 
 

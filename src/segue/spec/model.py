@@ -64,6 +64,9 @@ class StepSpec:
     timeout_s: float | None = None
     on_timeout: Literal["fail", "skip", "use_prefill"] = "fail"
     concurrency: int | None = None
+    roles: tuple[str, ...] = ()
+    """Wait steps: only callers holding one of these roles may answer (empty: anyone who may
+    advance)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -138,8 +138,8 @@ def _kind_fields(step: StepSpec, doc: Document, path: Path) -> Iterable[Problem]
             yield doc.problem(
                 path, f"auto step '{step.id}' has no 'run' handler (package.module:function)"
             )
-        for key in ("input_schema", "prefill"):
-            if getattr(step, key) is not None:
+        for key in ("input_schema", "prefill", "roles"):
+            if getattr(step, key):
                 yield doc.problem(
                     (*path, key),
                     f"'{key}' belongs to wait_user steps; auto step '{step.id}' cannot have it",
