@@ -71,10 +71,8 @@ class Segue:
         run: bool = True,
     ) -> TaskView:
         """Start a task and (unless ``run=False``) drive it until it waits or ends."""
-        state = self.service.start(pipeline, config, version=version)
-        if run:
-            self.drive(state.id)
-        return self.get(state.id)
+        view = self.service.start(pipeline, config, version=version)
+        return self.drive(view["id"]) if run else view
 
     def get(self, task_id: str) -> TaskView:
         """The task view."""
@@ -82,10 +80,8 @@ class Segue:
 
     def advance(self, task_id: str, step: str, value: JSONValue, *, run: bool = True) -> TaskView:
         """Submit input for a waiting step, then drive the task on."""
-        self.service.advance(task_id, step, value)
-        if run:
-            self.drive(task_id)
-        return self.get(task_id)
+        view = self.service.advance(task_id, step, value)
+        return self.drive(task_id) if run else view
 
     def events(self, task_id: str) -> list[Event]:
         """The task's event log."""
@@ -105,13 +101,13 @@ class Segue:
 
     def drive(self, task_id: str) -> TaskView:
         """Run the task's auto steps in this thread until it waits for a person or ends."""
-        worker = Worker(self.service)
 
         def settled() -> bool:
-            status = self.service.get(task_id).status
+            status = self.service.status(task_id)
             return status.terminal or status is TaskStatus.WAITING_USER
 
-        worker.drain(until=settled)
+        if not settled():
+            Worker(self.service).drain(until=settled)
         return self.get(task_id)
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ mapper) and a message that says what to do next (for people)::
     │   ├── TaskFinished           the task is COMPLETED, FAILED or CANCELLED
     │   ├── InvalidCommand         the command does not apply to the task's state
     │   ├── RevisionMismatch       a compare-and-set named an old revision
+    │   ├── IdempotencyConflict    a reused Idempotency-Key with a different request
     │   └── ArtifactTooLarge       a step's output is over the documented maximum
     ├── OperatorError              what an operator must fix
     │   ├── StoreUnavailable
@@ -212,6 +213,13 @@ class RevisionMismatch(UserError):
 
     code = "revision_mismatch"
     http_status = 412
+
+
+class IdempotencyConflict(UserError):
+    """That Idempotency-Key was already used with a different request; use a new key."""
+
+    code = "idempotency_conflict"
+    http_status = 422
 
 
 class ArtifactTooLarge(UserError):

@@ -1,17 +1,19 @@
 """The use cases. Every entry point (CLI, Python API, HTTP, workers) goes through here.
 
 Each use case is one transaction: lock the task, run the pure core, write the
-state row, the events, new step runs and artifacts together, commit.
+state row, the events, new step runs and artifacts together, commit. Workers
+report a whole batch of finished step runs, and claim the next batch, in one
+transaction (group commit): one fsync covers many transitions.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +23,28 @@ from segue.core.machine import Transition
 from segue.core.schemas import violations
 from segue.core.task import Event, EventType, TaskState
 from segue.core.view import TaskView
+from segue.encoding import (
+    apply_config_defaults,
+    artifact_ref,
+    canonical_json,
+    encode_artifact,
+    input_meta,
+    read_definition,
+)
 from segue.errors import (
-    ArtifactTooLarge,
     ConfigInvalid,
+    IdempotencyConflict,
     LeaseLost,
-    PipelineInvalid,
-    Problem,
     RevisionMismatch,
+    TaskFinished,
     UserError,
 )
 from segue.runtime.clock import Clock, SystemClock, epoch_ms
 from segue.runtime.handlers import HandlerRegistry
-from segue.spec import PipelineSpec, load_pipeline
+from segue.spec import PipelineSpec, StepKind, load_pipeline
 from segue.spec.expr import compile_expression
 from segue.spec.validate import ancestors_of
 from segue.store.base import Artifact, NewArtifact, PipelineRecord, RunClaim, Store, TaskPage, Tx
-from segue.store.sql import dumps
 from segue.types import JSONObject, JSONValue, isoformat, new_task_id, parse_iso
 
 DEFAULT_INLINE_LIMIT_BYTES = 64 * 1024
@@ -44,13 +52,19 @@ DEFAULT_INLINE_LIMIT_BYTES = 64 * 1024
 DEFAULT_MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 """A step output over this size fails the step (permanently)."""
 DEFAULT_LEASE_S = 30.0
+DEFAULT_IDEMPOTENCY_TTL_S = 24 * 3600.0
+"""How long an Idempotency-Key's first response is kept."""
+
+__all__ = ["Idempotency", "Job", "Outcome", "Service", "read_definition"]
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     spec: PipelineSpec
-    expression_steps: frozenset[str]
     ancestors: Mapping[str, frozenset[str]]
+    refs_after: Mapping[str, frozenset[str]]
+    """Steps whose outputs the expressions downstream of a step read."""
+    all_refs: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,26 +83,45 @@ class Job:
         return self.claim.step
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What running a job's handler gave: an output, or an error."""
+
+    job: Job
+    output: JSONValue = None
+    error: BaseException | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """An Idempotency-Key as the service sees it: who, which operation, and the request."""
+
+    scope: str
+    key: str
+    request_hash: str
+
+
 class Service:
     """Segue's use cases over one store."""
 
     def __init__(
-        self,
-        store: Store,
-        *,
-        handlers: HandlerRegistry | None = None,
-        clock: Clock | None = None,
+        self, store: Store, *, handlers: HandlerRegistry | None = None, clock: Clock | None = None,
         inline_limit_bytes: int = DEFAULT_INLINE_LIMIT_BYTES,
         max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES,
-    ) -> None:
+        idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S,
+    ) -> None:  # fmt: skip
         self.store = store
         self.handlers = handlers or HandlerRegistry()
         self.clock = clock or SystemClock()
         self.inline_limit_bytes = inline_limit_bytes
         self.max_artifact_bytes = max_artifact_bytes
+        self.idempotency_ttl_s = idempotency_ttl_s
         self._specs: dict[tuple[str, int], _Compiled] = {}
         self._lock = threading.Lock()
         self._random = random.Random()
+        self._listeners: list[Any] = []
+        self._last_purge_ms = 0
 
     # -- pipelines ---------------------------------------------------------------------
 
@@ -106,28 +139,26 @@ class Service:
         spec = self.load(text, filename)
         created = self.store.register_pipeline(
             PipelineRecord(
-                name=spec.name,
-                version=spec.version,
-                content_hash=spec.content_hash,
-                source=dumps(spec.source),
-                created_at=self._now_iso(),
+                name=spec.name, version=spec.version, content_hash=spec.content_hash,
+                source=canonical_json(spec.source), created_at=self._now_iso(),
             )
-        )
+        )  # fmt: skip
         return spec, created
 
     def register_path(self, path: str | Path) -> list[tuple[PipelineSpec, bool]]:
         """Register one definition file, or every ``*.yaml``/``*.yml``/``*.json`` in a folder."""
         root = Path(path)
-        files = (
-            sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-            if root.is_dir()
-            else [root]
-        )
+        suffixes = (".yaml", ".yml", ".json")
+        files = sorted(p for p in root.iterdir() if p.suffix in suffixes) if root.is_dir() else [root]
         return [self.register(read_definition(f), str(f)) for f in files]
 
     def spec(self, name: str, version: int | None = None) -> PipelineSpec:
         """A registered pipeline version (the latest when ``version`` is None)."""
         return self._compiled(name, version).spec
+
+    def pipelines(self) -> list[PipelineRecord]:
+        """Every registered pipeline version."""
+        return self.store.list_pipelines()
 
     def _compiled(self, name: str, version: int | None) -> _Compiled:
         if version is not None and (name, version) in self._specs:
@@ -136,51 +167,19 @@ class Service:
         key = (record.name, record.version)
         with self._lock:
             if key not in self._specs:
-                # Registered versions are immutable: load once without re-checking handlers.
-                spec = load_pipeline(record.source, f"{name}@{record.version}")
-                steps: set[str] = set()
-                for step in spec.steps:
-                    for source in (step.when, step.prefill):
-                        if source:
-                            steps |= compile_expression(source).steps
-                self._specs[key] = _Compiled(spec, frozenset(steps), ancestors_of(spec))
+                # Registered versions are immutable: load once, without re-checking handlers.
+                self._specs[key] = _compile(load_pipeline(record.source, f"{name}@{key[1]}"))
             return self._specs[key]
 
-    def pipelines(self) -> list[PipelineRecord]:
-        """Every registered pipeline version."""
-        return self.store.list_pipelines()
-
-    # -- tasks -------------------------------------------------------------------------
-
-    def start(
-        self,
-        pipeline: str,
-        config: Mapping[str, Any] | None = None,
-        *,
-        version: int | None = None,
-        actor: str | None = None,
-    ) -> TaskState:
-        """Start a task of a registered pipeline (its latest version unless named).
-
-        Raises:
-            PipelineNotFound, ConfigInvalid.
-        """
-        compiled = self._compiled(pipeline, version)
-        values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
-        found = violations(compiled.spec.config_schema, values)
-        if found:
-            listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
-            raise ConfigInvalid(f"The config for {pipeline} is invalid: {listed}.", found)
-        task_id = new_task_id()
-        with self.store.transaction() as tx:
-            transition = core.start(compiled.spec, task_id, values, self.clock.now(), actor=actor)
-            tx.insert_task(transition.state, transition.events)
-            self._effects(tx, transition)
-        return transition.state
+    # -- reads -------------------------------------------------------------------------
 
     def get(self, task_id: str) -> TaskState:
         """A task's current state."""
         return self.store.get_task(task_id)
+
+    def status(self, task_id: str) -> core.TaskStatus:
+        """Just a task's status (one column read)."""
+        return core.TaskStatus(self.store.task_status(task_id))
 
     def view(self, task_id: str) -> TaskView:
         """The task view (see :func:`segue.core.task_view`)."""
@@ -191,60 +190,94 @@ class Service:
         return core.task_view(self.spec(state.pipeline, state.version), state)
 
     def list_tasks(
-        self,
-        *,
-        status: str | None = None,
-        pipeline: str | None = None,
-        limit: int = 50,
+        self, *, status: str | None = None, pipeline: str | None = None, limit: int = 50,
         cursor: str | None = None,
-    ) -> TaskPage:
+    ) -> TaskPage:  # fmt: skip
         """Tasks, newest first."""
         return self.store.list_tasks(status=status, pipeline=pipeline, limit=limit, cursor=cursor)
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """A task's event log (TaskNotFound for an unknown id)."""
-        self.store.get_task(task_id)
+        self.store.task_status(task_id)
         return self.store.events(task_id, after, limit)
 
     def artifacts(
         self, task_id: str, step: str | None = None, *, current_only: bool = True
     ) -> list[Artifact]:
         """A task's artifacts (TaskNotFound for an unknown id)."""
-        self.store.get_task(task_id)
+        self.store.task_status(task_id)
         return self.store.artifacts(task_id, step, current_only=current_only)
 
+    # -- commands ----------------------------------------------------------------------
+
+    def start(
+        self, pipeline: str, config: Mapping[str, Any] | None = None, *,
+        version: int | None = None, actor: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:  # fmt: skip
+        """Start a task of a registered pipeline (its latest version unless named).
+
+        Raises:
+            PipelineNotFound, ConfigInvalid, IdempotencyConflict.
+        """
+        compiled = self._compiled(pipeline, version)
+        values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
+        found = violations(compiled.spec.config_schema, values)
+        if found:
+            listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
+            raise ConfigInvalid(f"The config for {pipeline} is invalid: {listed}.", found)
+        with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
+            transition = core.start(compiled.spec, new_task_id(), values, self.clock.now(),
+                                    actor=actor)  # fmt: skip
+            tx.insert_task(transition.state, transition.events)
+            self._effects(tx, transition)
+            view = core.task_view(compiled.spec, transition.state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
+
     def advance(
-        self,
-        task_id: str,
-        step: str,
-        value: JSONValue,
-        *,
-        actor: str | None = None,
-        expected_revision: int | None = None,
-    ) -> TaskState:
+        self, task_id: str, step: str, value: JSONValue, *, actor: str | None = None,
+        expected_revision: int | None = None, idempotency: Idempotency | None = None,
+    ) -> TaskView:  # fmt: skip
         """Submit a person's input for a waiting step, then let the task go on.
 
         Raises:
-            TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting (also when
-            ``expected_revision`` is stale), InputInvalid. Nothing is written then.
+            TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting, InputInvalid,
+            RevisionMismatch, IdempotencyConflict, ArtifactTooLarge. Nothing is written then.
         """
-        artifact = self._encode(step, 0, 1, value)
+        artifact = self._encode(step, value)
         with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
             state = tx.lock_task(task_id)
             if expected_revision is not None and expected_revision != state.revision:
-                raise core_stale(state, expected_revision)
-            attempt = state.steps[step].attempt if step in state.steps else 0
-            artifact = _with_attempt(
-                artifact, attempt or 1, state.steps[step].generation if step in state.steps else 1
-            )
-            command = core.SubmitInput(step=step, input=value, actor=actor, artifact=_ref(artifact))
-            transition = self._apply(tx, state, command, extra_outputs={step: value})
+                raise RevisionMismatch(
+                    f"Task {task_id} is at revision {state.revision}, not {expected_revision}; "
+                    "fetch it again.", task_id=task_id, revision=state.revision,
+                )  # fmt: skip
+            current = state.steps.get(step)
+            meta = input_meta(current.prefill, value) if current else None
+            artifact = replace(
+                artifact, attempt=max(current.attempt, 1) if current else 1,
+                generation=current.generation if current else 1,
+                meta_text=canonical_json(meta) if meta else None,
+            )  # fmt: skip
+            command = core.SubmitInput(step=step, input=value, actor=actor,
+                                       artifact=artifact_ref(artifact))  # fmt: skip
+            transition = self._apply(tx, state, command, {step: value})
             tx.put_artifact(task_id, artifact, self._now_iso())
-        return transition.state
+            view = self.view_of(transition.state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
 
-    def cancel(
-        self, task_id: str, *, actor: str | None = None, reason: str | None = None
-    ) -> TaskState:
+    def cancel(self, task_id: str, *, actor: str | None = None, reason: str | None = None
+               ) -> TaskState:  # fmt: skip
         """Cancel a task that has not finished."""
         return self._command(task_id, core.Cancel(actor=actor, reason=reason))
 
@@ -254,97 +287,44 @@ class Service:
 
     def _command(self, task_id: str, command: Command) -> TaskState:
         with self.store.transaction() as tx:
-            state = tx.lock_task(task_id)
-            return self._apply(tx, state, command).state
+            state = self._apply(tx, tx.lock_task(task_id), command).state
+        self._notify()
+        return state
 
     # -- the worker side ---------------------------------------------------------------
 
     def claim(self, owner: str, *, limit: int = 1, lease_s: float = DEFAULT_LEASE_S) -> list[Job]:
         """Take due step runs and mark their steps RUNNING, in one transaction."""
-        now = self.clock.now()
-        jobs = []
         with self.store.transaction() as tx:
-            for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit):
-                state = tx.lock_task(claim.task_id)
-                step = state.steps.get(claim.step)
-                if (
-                    state.status.terminal
-                    or step is None
-                    or step.attempt != claim.attempt
-                    or step.status is not core.StepStatus.READY
-                ):
-                    tx.finish_run(claim, "discarded", epoch_ms(now), None)
-                    continue
-                self._apply(
-                    tx, state, core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
-                )
-                compiled = self._compiled(state.pipeline, state.version)
-                upstream = tx.outputs(claim.task_id, sorted(compiled.ancestors[claim.step]))
-                inputs = {
-                    k: v
-                    for k, v in upstream.items()
-                    if compiled.spec.step(k).kind.value == "wait_user"
-                }
-                jobs.append(
-                    Job(
-                        claim=claim,
-                        spec=compiled.spec,
-                        config=state.config,
-                        artifacts=upstream,
-                        inputs=inputs,
-                    )
-                )
-        return jobs
+            return self._claim(tx, owner, limit, lease_s)
+
+    def report(
+        self, outcomes: Sequence[Outcome], *, owner: str = "", claim: int = 0,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> tuple[list[bool], list[Job]]:  # fmt: skip
+        """Record finished step runs, then claim up to ``claim`` more: one transaction.
+
+        Returns which outcomes were recorded, and the newly claimed jobs. An
+        outcome whose lease was lost (fenced), or whose task was cancelled
+        meanwhile, is discarded; the others are recorded as usual.
+        """
+        prepared = [self._prepare(outcome) for outcome in outcomes]
+        with self.store.transaction() as tx:
+            recorded = [self._record(tx, outcome, artifact) for outcome, artifact in prepared]
+            jobs = self._claim(tx, owner, claim, lease_s) if claim else []
+        if any(recorded):
+            self._notify()
+        return recorded, jobs
 
     def complete(self, job: Job, output: JSONValue) -> TaskState | None:
-        """Record a handler's output as the step's artifact and go on.
-
-        Returns None when the run's lease was lost (the output is discarded).
-        """
-        state_step = job.claim
-        try:
-            artifact = self._encode(state_step.step, state_step.attempt, 1, output)
-        except ArtifactTooLarge as exc:
-            return self.fail(job, exc, permanent=True)
-        except (TypeError, ValueError) as exc:
-            return self.fail(job, UserError(f"the output is not JSON: {exc}"), permanent=True)
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            if not tx.finish_run(job.claim, "completed", epoch_ms(now), None):
-                return None
-            state = tx.lock_task(job.claim.task_id)
-            artifact = _with_attempt(artifact, job.claim.attempt, state.steps[job.step].generation)
-            command = core.CompleteStep(
-                step=job.step, attempt=job.claim.attempt, artifact=_ref(artifact)
-            )
-            transition = self._apply(tx, state, command, extra_outputs={job.step: output})
-            tx.put_artifact(job.claim.task_id, artifact, isoformat(now) or "")
-        return transition.state
+        """Record one handler's output; None when the lease was lost (output discarded)."""
+        (recorded,), _ = self.report([Outcome(job=job, output=output)])
+        return self.store.get_task(job.claim.task_id) if recorded else None
 
     def fail(self, job: Job, error: BaseException, *, permanent: bool = False) -> TaskState | None:
-        """Record a failed attempt; the retry policy decides what happens next."""
-        now = self.clock.now()
-        message = str(error) or type(error).__name__
-        if isinstance(error, LeaseLost):
-            return None
-        with self.store.transaction() as tx:
-            if not tx.finish_run(
-                job.claim,
-                "failed",
-                epoch_ms(now),
-                dumps({"type": type(error).__name__, "message": message}),
-            ):
-                return None
-            state = tx.lock_task(job.claim.task_id)
-            command = core.FailStep(
-                step=job.step,
-                attempt=job.claim.attempt,
-                error_type=type(error).__name__,
-                message=message[:2000],
-                permanent=permanent,
-                jitter_sample=self._random.random(),
-            )
-            return self._apply(tx, state, command).state
+        """Record one failed attempt (the retry policy decides what follows); None if fenced."""
+        (recorded,), _ = self.report([Outcome(job=job, error=error, permanent=permanent)])
+        return self.store.get_task(job.claim.task_id) if recorded else None
 
     def expire_leases(self, *, limit: int = 100) -> int:
         """Re-queue runs whose worker stopped renewing its lease; returns how many."""
@@ -368,25 +348,105 @@ class Service:
             return None
         return max(0.0, (due - epoch_ms(self.clock.now())) / 1000)
 
-    # -- the one place a transition is written -----------------------------------------
+    def on_change(self, listener: Any) -> None:
+        """Call ``listener()`` after every committed command (wakes in-process workers)."""
+        self._listeners.append(listener)
 
-    def _apply(
-        self,
-        tx: Tx,
-        state: TaskState,
-        command: Command,
-        extra_outputs: Mapping[str, JSONValue] | None = None,
-    ) -> Transition:
-        compiled = self._compiled(state.pipeline, state.version)
-        outputs: dict[str, JSONValue] = {}
-        wanted = sorted(compiled.expression_steps - set(extra_outputs or ()))
-        if wanted:
-            outputs = tx.outputs(state.id, wanted)
-        outputs.update(extra_outputs or {})
-        transition = core.advance(compiled.spec, state, command, self.clock.now(), outputs)
-        tx.save_task(state.revision, transition.state, transition.events)
-        self._effects(tx, transition)
+    # -- internals ---------------------------------------------------------------------
+
+    def _claim(self, tx: Tx, owner: str, limit: int, lease_s: float) -> list[Job]:
+        now = self.clock.now()
+        jobs = []
+        for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit):
+            state = tx.lock_task(claim.task_id)
+            step = state.steps.get(claim.step)
+            if (
+                state.status.terminal or step is None or step.attempt != claim.attempt
+                or step.status is not core.StepStatus.READY
+            ):  # fmt: skip
+                tx.finish_run(claim, "discarded", epoch_ms(now), None)
+                continue
+            command = core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
+            self._apply(tx, state, command)
+            compiled = self._compiled(state.pipeline, state.version)
+            upstream = tx.outputs(claim.task_id, sorted(compiled.ancestors[claim.step]))
+            inputs = {
+                k: v for k, v in upstream.items() if compiled.spec.step(k).kind is StepKind.WAIT_USER
+            }
+            jobs.append(Job(claim=claim, spec=compiled.spec, config=state.config,
+                            artifacts=upstream, inputs=inputs))  # fmt: skip
+        return jobs
+
+    def _prepare(self, outcome: Outcome) -> tuple[Outcome, NewArtifact | None]:
+        """Encode the output before the transaction (blob files are written here)."""
+        if outcome.error is not None:
+            return outcome, None
+        try:
+            return outcome, self._encode(outcome.job.step, outcome.output)
+        except UserError as exc:
+            return replace(outcome, error=exc, permanent=True), None
+        except (TypeError, ValueError) as exc:
+            error = UserError(f"the output of step '{outcome.job.step}' is not JSON: {exc}")
+            return replace(outcome, error=error, permanent=True), None
+
+    def _record(self, tx: Tx, outcome: Outcome, artifact: NewArtifact | None) -> bool:
+        job, now = outcome.job, self.clock.now()
+        state = tx.lock_task(job.claim.task_id)
+        command: Command
+        extra: dict[str, JSONValue] = {}
+        if artifact is not None:
+            artifact = replace(artifact, attempt=job.claim.attempt,
+                               generation=state.steps[job.step].generation)  # fmt: skip
+            command = core.CompleteStep(step=job.step, attempt=job.claim.attempt,
+                                        artifact=artifact_ref(artifact))  # fmt: skip
+            extra[job.step] = outcome.output
+            status, error_text = "completed", None
+        else:
+            error = outcome.error
+            assert error is not None
+            message = (str(error) or type(error).__name__)[:2000]
+            command = core.FailStep(
+                step=job.step, attempt=job.claim.attempt, error_type=type(error).__name__,
+                message=message, permanent=outcome.permanent,
+                jitter_sample=self._random.random(),
+            )  # fmt: skip
+            status = "failed"
+            error_text = canonical_json({"type": type(error).__name__, "message": message})
+        try:
+            transition = self._transition(state, command, tx, extra)
+        except (LeaseLost, TaskFinished):
+            tx.finish_run(job.claim, "discarded", epoch_ms(now), error_text)
+            return False
+        if not tx.finish_run(job.claim, status, epoch_ms(now), error_text):
+            return False  # fenced: another attempt holds the step now
+        self._write(tx, state, transition)
+        if artifact is not None:
+            tx.put_artifact(state.id, artifact, isoformat(now) or "")
+        return True
+
+    def _apply(self, tx: Tx, state: TaskState, command: Command,
+               extra: Mapping[str, JSONValue] | None = None) -> Transition:  # fmt: skip
+        transition = self._transition(state, command, tx, extra or {})
+        self._write(tx, state, transition)
         return transition
+
+    def _transition(self, state: TaskState, command: Command, tx: Tx,
+                    extra: Mapping[str, JSONValue]) -> Transition:  # fmt: skip
+        """Run the core, reading only the outputs that expressions can need now."""
+        compiled = self._compiled(state.pipeline, state.version)
+        if isinstance(command, core.CompleteStep | core.SubmitInput):
+            wanted = compiled.refs_after.get(command.step, frozenset())
+        elif isinstance(command, core.Retry):
+            wanted = compiled.all_refs
+        else:
+            wanted = frozenset()
+        outputs = tx.outputs(state.id, sorted(wanted - set(extra))) if wanted else {}
+        outputs.update(extra)
+        return core.advance(compiled.spec, state, command, self.clock.now(), outputs)
+
+    def _write(self, tx: Tx, before: TaskState, transition: Transition) -> None:
+        tx.save_task(before.revision, transition.state, transition.events)
+        self._effects(tx, transition)
 
     def _effects(self, tx: Tx, transition: Transition) -> None:
         """Turn events into step-run rows: queue new attempts, close cancelled ones."""
@@ -396,102 +456,64 @@ class Service:
             if event.type is EventType.STEP_QUEUED and event.step and event.attempt:
                 not_before = event.data.get("not_before")
                 moment = parse_iso(not_before) if isinstance(not_before, str) else None
-                due = epoch_ms(moment) if moment else now_ms
                 generation = state.steps[event.step].generation
-                tx.queue_run(
-                    state.id,
-                    event.step,
-                    event.attempt,
-                    f"{state.id}/{event.step}/{generation}",
-                    due,
-                )
+                tx.queue_run(state.id, event.step, event.attempt,
+                             f"{state.id}/{event.step}/{generation}",
+                             epoch_ms(moment) if moment else now_ms)  # fmt: skip
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
 
-    def _encode(self, step: str, attempt: int, generation: int, value: JSONValue) -> NewArtifact:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        data = text.encode("utf-8")
-        size = len(data)
-        if size > self.max_artifact_bytes:
-            raise ArtifactTooLarge(
-                f"The output of step '{step}' is {size} bytes, over the limit of "
-                f"{self.max_artifact_bytes} bytes.",
-                step=step,
-                size=size,
-                limit=self.max_artifact_bytes,
-            )
-        if size > self.inline_limit_bytes:
-            digest = self.store.blobs.put(data)  # type: ignore[attr-defined]
-            return NewArtifact(
-                step=step,
-                attempt=attempt,
-                generation=generation,
-                kind="blob",
-                value_text=None,
-                sha256=digest,
-                size=size,
-            )
-        return NewArtifact(
-            step=step,
-            attempt=attempt,
-            generation=generation,
-            kind="json",
-            value_text=text,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=size,
-        )
+    def _replay(self, tx: Tx, idempotency: Idempotency | None) -> TaskView | None:
+        if idempotency is None:
+            return None
+        found = tx.idempotent_response(idempotency.scope, idempotency.key)
+        if found is None:
+            return None
+        request_hash, response = found
+        if request_hash != idempotency.request_hash:
+            raise IdempotencyConflict(
+                f"Idempotency-Key '{idempotency.key}' was already used with a different "
+                "request; use a new key for a new request.", key=idempotency.key,
+            )  # fmt: skip
+        return json.loads(response)  # type: ignore[no-any-return]
+
+    def _remember(self, tx: Tx, idempotency: Idempotency | None, view: TaskView) -> None:
+        if idempotency is None:
+            return
+        now = self.clock.now()
+        tx.remember_response(idempotency.scope, idempotency.key, idempotency.request_hash,
+                             canonical_json(view), isoformat(now) or "")  # fmt: skip
+        if epoch_ms(now) - self._last_purge_ms > 60_000:
+            self._last_purge_ms = epoch_ms(now)
+            cutoff = now - timedelta(seconds=self.idempotency_ttl_s)
+            tx.forget_responses(isoformat(cutoff) or "")
+
+    def _encode(self, step: str, value: JSONValue) -> NewArtifact:
+        return encode_artifact(
+            step, value, inline_limit=self.inline_limit_bytes,
+            max_size=self.max_artifact_bytes, put_blob=self.store.blobs.put,  # type: ignore[attr-defined]
+        )  # fmt: skip
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def _now_iso(self) -> str:
         return isoformat(self.clock.now()) or ""
 
 
-def _with_attempt(artifact: NewArtifact, attempt: int, generation: int) -> NewArtifact:
-    return replace(artifact, attempt=attempt, generation=generation)
-
-
-def _ref(artifact: NewArtifact) -> JSONObject:
-    return {"kind": artifact.kind, "sha256": artifact.sha256, "size": artifact.size}
-
-
-def core_stale(state: TaskState, expected: int) -> UserError:
-    """The error for a compare-and-set on a revision that has moved on."""
-    return RevisionMismatch(
-        f"Task {state.id} is at revision {state.revision}, not {expected}; fetch it again.",
-        task_id=state.id,
-        revision=state.revision,
-        expected_revision=expected,
-    )
-
-
-def apply_config_defaults(schema: JSONObject, config: dict[str, Any]) -> dict[str, Any]:
-    """Fill in top-level ``default`` values the schema declares for absent keys."""
-    properties = schema.get("properties")
-    if isinstance(properties, dict):
-        for name, sub in properties.items():
-            if name not in config and isinstance(sub, dict) and "default" in sub:
-                config[name] = json.loads(json.dumps(sub["default"]))
-    return config
-
-
-def read_definition(path: str | Path) -> str:
-    """Read a definition file as UTF-8 text.
-
-    Raises:
-        PipelineInvalid: the file cannot be read or is not UTF-8.
-    """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise PipelineInvalid(
-            [Problem(message=f"cannot read the file: {exc.strerror}", file=str(p))]
-        ) from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PipelineInvalid(
-            [Problem(message=f"the file is not UTF-8 text (byte {exc.start})", file=str(p))]
-        ) from exc
-
-
-__all__ = ["Job", "Service"]
+def _compile(spec: PipelineSpec) -> _Compiled:
+    """Precompute what the service needs per pipeline version."""
+    ancestors = ancestors_of(spec)
+    refs: dict[str, frozenset[str]] = {}
+    for step in spec.steps:
+        sources = [s for s in (step.when, step.prefill) if s]
+        refs[step.id] = frozenset().union(*(compile_expression(s).steps for s in sources))
+    descendants: dict[str, set[str]] = {s.id: set() for s in spec.steps}
+    for step_id, ups in ancestors.items():
+        for up in ups:
+            descendants[up].add(step_id)
+    refs_after = {
+        s: frozenset().union(*(refs[d] for d in descendants[s])) for s in descendants
+    }
+    return _Compiled(spec, ancestors, refs_after, frozenset().union(*refs.values()))

@@ -54,7 +54,7 @@ def drive(service: Service, task_id: str, *, lease_s: float = 30.0) -> TaskStatu
     """Run auto steps until the task waits for a person or ends; returns its status."""
 
     def settled() -> bool:
-        status = service.get(task_id).status
+        status = service.status(task_id)
         return status.terminal or status is TaskStatus.WAITING_USER
 
     Worker(service, lease_s=lease_s).drain(until=settled)

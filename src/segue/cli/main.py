@@ -246,9 +246,9 @@ def run(
         answers[step] = read_json_arg(value)
     with OPTIONS.engine() as engine:
         spec, _ = engine.service.register(read_definition(file), str(file))
-        state = engine.service.start(spec.name, values, version=spec.version)
+        task_id = engine.service.start(spec.name, values, version=spec.version)["id"]
         interactive = sys.stdin.isatty() and not as_json
-        view = drive_live(engine, state.id, quiet=as_json)
+        view = drive_live(engine, task_id, quiet=as_json)
         while view["status"] == TaskStatus.WAITING_USER.value:
             required = view["required_input"]
             step = required["step"]
@@ -259,14 +259,14 @@ def run(
             else:
                 break
             try:
-                engine.service.advance(state.id, step, answer, actor="cli")
+                engine.service.advance(task_id, step, answer, actor="cli")
             except InputInvalid as exc:
                 if not interactive:
                     raise
                 for v in exc.violations:
                     err.print(f"[red]{v.pointer or '/'}[/red]: {v.message}", highlight=False)
                 continue
-            view = drive_live(engine, state.id, quiet=as_json)
+            view = drive_live(engine, task_id, quiet=as_json)
         finish(view, as_json)
 
 

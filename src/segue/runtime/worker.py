@@ -1,8 +1,10 @@
 """Workers: claim due step runs, run their handlers, report through the service.
 
-Execution is at-least-once (a worker killed mid-step leaves its lease to
-expire, and the step runs again as a new attempt); completion is recorded
-exactly once, fenced by the lease token.
+A worker reports the outcomes of one batch and claims the next batch in one
+transaction, so one commit covers many transitions (group commit). Execution is
+at-least-once (a worker killed mid-step leaves its lease to expire, and the
+step runs again as a new attempt); completion is recorded exactly once, fenced
+by the lease token.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,11 +22,13 @@ import structlog
 
 from segue.errors import PermanentError
 from segue.runtime.context import StepContext
-from segue.service import DEFAULT_LEASE_S, Job, Service
+from segue.service import DEFAULT_LEASE_S, Job, Outcome, Service
 
 log = structlog.get_logger("segue.worker")
 
 DEFAULT_POLL_S = 0.2
+DEFAULT_BATCH = 32
+"""Step runs claimed (and reported) per transaction."""
 
 
 def default_owner() -> str:
@@ -32,125 +37,116 @@ def default_owner() -> str:
 
 
 class Worker:
-    """Runs ready auto steps, one at a time, in the calling thread.
+    """Runs ready auto steps in the calling thread, a batch at a time.
 
     Args:
         service: The use cases to report through.
         owner: Name recorded on leases (default ``host:pid:thread``).
         lease_s: How long a claim lasts without renewal; a heartbeat thread
             renews held leases every third of it.
+        poll_s: How often an idle worker looks for work (a commit in this
+            process wakes it at once).
+        batch: How many step runs one transaction claims and reports.
     """
 
     def __init__(
-        self,
-        service: Service,
-        *,
-        owner: str | None = None,
-        lease_s: float = DEFAULT_LEASE_S,
-        poll_s: float = DEFAULT_POLL_S,
-    ) -> None:
+        self, service: Service, *, owner: str | None = None, lease_s: float = DEFAULT_LEASE_S,
+        poll_s: float = DEFAULT_POLL_S, batch: int = DEFAULT_BATCH,
+    ) -> None:  # fmt: skip
         self.service = service
         self.owner = owner or default_owner()
         self.lease_s = lease_s
         self.poll_s = poll_s
+        self.batch = batch
         self._held: dict[str, Job] = {}
         self._held_lock = threading.Lock()
-        self._heartbeat: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._next_sweep = 0.0
+        service.on_change(self._wake.set)
 
-    def run_once(self) -> int:
-        """Expire stale leases, then claim and run at most one step; returns steps run."""
-        self.service.expire_leases()
-        jobs = self.service.claim(self.owner, limit=1, lease_s=self.lease_s)
-        for job in jobs:
-            self.execute(job)
-        return len(jobs)
-
-    def drain(self, until: Callable[[], bool] | None = None, *, max_wait_s: float = 3600) -> None:
-        """Run steps until ``until()`` is true, or until nothing is queued at all.
-
-        Waits through retry back-offs (up to ``max_wait_s`` each).
-        """
-        self._start_heartbeat()
+    def drain(self, until: Callable[[], bool] | None = None, *,
+              stop: threading.Event | None = None) -> None:  # fmt: skip
+        """Run steps until ``until()`` is true, ``stop`` is set, or (without ``until``)
+        nothing is queued at all. Waits through retry back-offs."""  # noqa: D205,D209
+        stop = stop or threading.Event()
+        beating = threading.Event()
+        heartbeat = threading.Thread(target=self._beat, args=(beating,), daemon=True,
+                                     name="segue-heartbeat")  # fmt: skip
+        heartbeat.start()
+        jobs: list[Job] = []
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
+                self._sweep()
+                if jobs:
+                    outcomes = [self.execute(job) for job in jobs]
+                    _, jobs = self.service.report(outcomes, owner=self.owner, claim=self.batch,
+                                                  lease_s=self.lease_s)  # fmt: skip
+                    self._release(outcomes)
+                    self._hold(jobs)
+                    continue
                 if until is not None and until():
                     return
-                if self.run_once():
+                jobs = self.service.claim(self.owner, limit=self.batch, lease_s=self.lease_s)
+                self._hold(jobs)
+                if jobs:
                     continue
                 wait = self.service.seconds_until_due()
-                if wait is None:
-                    if until is None:
-                        return
-                    wait = self.poll_s
-                self.service.clock.sleep(min(max(wait, 0.001), max_wait_s, self.poll_s * 5))
+                if wait is None and until is None:
+                    return
+                self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5))
         finally:
-            self._stop_heartbeat()
+            beating.set()
+            heartbeat.join()
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll for work until ``stop`` is set."""
-        self._stop = stop
-        self.drain(until=stop.is_set)
+        self.drain(until=stop.is_set, stop=stop)
 
-    def execute(self, job: Job) -> None:
-        """Run one claimed job's handler and report the outcome."""
+    def execute(self, job: Job) -> Outcome:
+        """Run one claimed job's handler; returns its output or its error."""
         step = job.spec.step(job.step)
         assert step.run is not None
         context = StepContext(
-            task_id=job.claim.task_id,
-            step=job.step,
-            attempt=job.claim.attempt,
-            config=job.config,
-            params=step.params,
-            artifacts=job.artifacts,
-            inputs=job.inputs,
-            idempotency_key=job.claim.idempotency_key,
-            pipeline=job.spec.name,
+            task_id=job.claim.task_id, step=job.step, attempt=job.claim.attempt,
+            config=job.config, params=step.params, artifacts=job.artifacts, inputs=job.inputs,
+            idempotency_key=job.claim.idempotency_key, pipeline=job.spec.name,
             version=job.spec.version,
-        )
-        with self._held_lock:
-            self._held[job.claim.token] = job
+        )  # fmt: skip
         try:
-            try:
-                handler = self.service.handlers.resolve(step.run)
-                output = call_handler(handler, context)
-            except PermanentError as exc:
-                self.service.fail(job, exc, permanent=True)
-                return
-            except Exception as exc:
-                log.warning(
-                    "step failed",
-                    task_id=job.claim.task_id,
-                    step=job.step,
-                    attempt=job.claim.attempt,
-                    error=repr(exc),
-                )
-                self.service.fail(job, exc)
-                return
-            if self.service.complete(job, output) is None:
-                log.warning(
-                    "lease lost; result discarded",
-                    task_id=job.claim.task_id,
-                    step=job.step,
-                    attempt=job.claim.attempt,
-                )
-        finally:
-            with self._held_lock:
-                self._held.pop(job.claim.token, None)
+            handler = self.service.handlers.resolve(step.run)
+            return Outcome(job=job, output=call_handler(handler, context))
+        except PermanentError as exc:
+            return Outcome(job=job, error=exc, permanent=True)
+        except Exception as exc:
+            log.warning("step failed", task_id=job.claim.task_id, step=job.step,
+                        attempt=job.claim.attempt, error=repr(exc))  # fmt: skip
+            return Outcome(job=job, error=exc)
 
-    def _start_heartbeat(self) -> None:
-        if self._heartbeat is None:
-            self._heartbeat = threading.Thread(
-                target=self._beat, name="segue-heartbeat", daemon=True
-            )
-            self._heartbeat.start()
+    def _idle(self, seconds: float) -> None:
+        """Wait for work: woken early by a commit in this process."""
+        if self._wake.wait(max(seconds, 0.001)):
+            self._wake.clear()
+        else:
+            self.service.clock.sleep(0)  # lets a fake clock see time pass
 
-    def _stop_heartbeat(self) -> None:
-        self._heartbeat = None
+    def _sweep(self) -> None:
+        """Re-queue expired leases, at most every third of a lease."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.lease_s / 3
+            self.service.expire_leases()
 
-    def _beat(self) -> None:
-        me = threading.current_thread()
-        while self._heartbeat is me and not self._stop.wait(self.lease_s / 3):
+    def _hold(self, jobs: list[Job]) -> None:
+        with self._held_lock:
+            self._held.update((job.claim.token, job) for job in jobs)
+
+    def _release(self, outcomes: list[Outcome]) -> None:
+        with self._held_lock:
+            for outcome in outcomes:
+                self._held.pop(outcome.job.claim.token, None)
+
+    def _beat(self, stopped: threading.Event) -> None:
+        while not stopped.wait(self.lease_s / 3):
             with self._held_lock:
                 tokens = list(self._held)
             if tokens:

@@ -66,6 +66,8 @@ class Artifact:
     size: int
     content_type: str
     created_at: str
+    meta: dict[str, JSONValue] | None = None
+    """For a wait step: the prefill offered and the JSON Patch from it to the input."""
 
     def ref(self) -> dict[str, JSONValue]:
         """A small reference to the artifact (no payload)."""
@@ -91,6 +93,7 @@ class NewArtifact:
     sha256: str
     size: int
     content_type: str = "application/json"
+    meta_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +145,9 @@ class Tx(Protocol):
 
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response) stored for a key, if any."""
+
+    def forget_responses(self, before: str) -> None:
+        """Drop remembered responses created before ``before`` (ISO time)."""
 
     def remember_response(
         self, scope: str, key: str, request_hash: str, response: str, created_at: str
@@ -198,6 +204,13 @@ class Store(Protocol):
         self, task_id: str, step: str | None = None, *, current_only: bool = True
     ) -> list[Artifact]:
         """A task's artifacts (current ones unless ``current_only`` is False)."""
+
+    def task_status(self, task_id: str) -> str:
+        """Just a task's status (cheaper than :meth:`get_task`).
+
+        Raises:
+            TaskNotFound: no such task.
+        """
 
     def next_due_ms(self) -> int | None:
         """When the earliest queued run becomes due (None: nothing queued)."""

@@ -101,6 +101,7 @@ artifacts = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("content_type", String(100), nullable=False),
+    Column("meta", Text),
     Column("created_at", String(32), nullable=False),
 )
 

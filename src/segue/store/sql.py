@@ -39,7 +39,7 @@ from segue.store.base import (
     iter_chunks,
 )
 from segue.store.blobs import BlobStore
-from segue.types import JSONValue
+from segue.types import JSONValue, isoformat
 
 MAX_PAGE = 200
 
@@ -67,6 +67,7 @@ class SqlStore:
         self.blobs = blobs
         self.dialect = dialect
         self.url = url
+        self.statements = Statements(dialect)
 
     # -- transactions -----------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class SqlStore:
     def get_task(self, task_id: str) -> TaskState:
         """One row read."""
         with self._read() as conn:
-            row = conn.execute(sa.select(t.tasks.c.state).where(t.tasks.c.id == task_id)).first()
+            row = conn.execute(self.statements.get_task, {"id": task_id}).first()
         if row is None:
             raise _not_found(task_id)
         return TaskState.from_json(json.loads(row.state))
@@ -211,6 +212,14 @@ class SqlStore:
         with self._read() as conn:
             return [_artifact(row) for row in conn.execute(query)]
 
+    def task_status(self, task_id: str) -> str:
+        """One column of one row."""
+        with self._read() as conn:
+            status = conn.execute(self.statements.status, {"id": task_id}).scalar()
+        if status is None:
+            raise _not_found(task_id)
+        return str(status)
+
     def next_due_ms(self) -> int | None:
         """Earliest not_before of a queued run."""
         query = sa.select(sa.func.min(t.step_runs.c.not_before_ms)).where(
@@ -248,35 +257,104 @@ class SqlStore:
         self.engine.dispose()
 
 
+class Statements:
+    """The hot-path statements, built once per store (SQLAlchemy then reuses their
+    compiled form on every call instead of rebuilding and re-keying them)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        tasks, runs, arts = t.tasks.c, t.step_runs.c, t.artifacts.c
+        b = sa.bindparam
+        lock = sa.select(tasks.state).where(tasks.id == b("id"))
+        self.get_task = lock
+        self.lock_task = lock.with_for_update() if dialect.lock_rows else lock
+        self.insert_task = sa.insert(t.tasks)
+        self.update_task = (
+            sa.update(t.tasks)
+            .where(tasks.id == b("b_id"), tasks.revision == b("b_revision"))
+            .values(
+                status=b("status"), revision=b("revision"), state=b("state"),
+                updated_at=b("updated_at"),
+            )
+        )  # fmt: skip
+        self.insert_events = sa.insert(t.events)
+        self.insert_run = sa.insert(t.step_runs)
+        claim = (
+            sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
+            .where(runs.status == "queued", runs.not_before_ms <= b("now"))
+            .order_by(runs.not_before_ms)
+            .limit(b("limit"))
+        )
+        self.claim = claim.with_for_update(skip_locked=True) if dialect.skip_locked else claim
+        self.take_run = (
+            sa.update(t.step_runs)
+            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
+                   runs.attempt == b("b_attempt"))
+            .values(status="running", lease_owner=b("owner"), lease_token=b("token"),
+                    lease_expires_ms=b("expires"), started_ms=b("now"))
+        )  # fmt: skip
+        expired = (
+            sa.select(runs.task_id, runs.step, runs.attempt)
+            .where(runs.status == "running", runs.lease_expires_ms < b("now"))
+            .order_by(runs.lease_expires_ms)
+            .limit(b("limit"))
+        )
+        self.expired = (
+            expired.with_for_update(skip_locked=True) if dialect.skip_locked else expired
+        )
+        self.finish_run = (
+            sa.update(t.step_runs)
+            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
+                   runs.attempt == b("b_attempt"), runs.lease_token == b("b_token"),
+                   runs.status == "running")
+            .values(status=b("status"), finished_ms=b("now"), error=b("error"))
+        )  # fmt: skip
+        self.close_runs = (
+            sa.update(t.step_runs)
+            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
+                   runs.status.in_(("queued", "running")))
+            .values(status=b("status"), finished_ms=b("now"))
+        )  # fmt: skip
+        self.uncurrent = (
+            sa.update(t.artifacts)
+            .where(arts.task_id == b("b_task"), arts.step == b("b_step"), arts.current.is_(True))
+            .values(current=False)
+        )
+        self.insert_artifact = sa.insert(t.artifacts)
+        self.outputs = sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
+            arts.task_id == b("task"), arts.current.is_(True),
+            arts.step.in_(b("steps", expanding=True)),
+        )  # fmt: skip
+        self.status = sa.select(tasks.status).where(tasks.id == b("id"))
+
+
 class SqlTx:
     """Writes inside one open transaction."""
 
     def __init__(self, conn: Connection, store: SqlStore) -> None:
         self.conn = conn
         self.store = store
+        self.sql = store.statements
 
     def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
         """Insert the state row and first events."""
-        self.conn.execute(sa.insert(t.tasks).values(_task_row(state)))
+        self.conn.execute(self.sql.insert_task, _task_row(state))
         self._append(state.id, events)
 
     def lock_task(self, task_id: str) -> TaskState:
         """Read the state row, locked until commit."""
-        query = sa.select(t.tasks.c.state).where(t.tasks.c.id == task_id)
-        if self.store.dialect.lock_rows:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(self.sql.lock_task, {"id": task_id}).first()
         if row is None:
             raise _not_found(task_id)
         return TaskState.from_json(json.loads(row.state))
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Compare-and-set on the revision, then append the events."""
+        row = _task_row(state)
         result = self.conn.execute(
-            sa.update(t.tasks)
-            .where(t.tasks.c.id == state.id, t.tasks.c.revision == previous_revision)
-            .values(_task_row(state))
-        )
+            self.sql.update_task,
+            {"b_id": state.id, "b_revision": previous_revision, "status": row["status"],
+             "revision": row["revision"], "state": row["state"], "updated_at": row["updated_at"]},
+        )  # fmt: skip
         if result.rowcount != 1:
             raise InvalidCommand(
                 f"Task {state.id} changed while this change was being made; "
@@ -288,152 +366,80 @@ class SqlTx:
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
         if events:
             self.conn.execute(
-                sa.insert(t.events),
+                self.sql.insert_events,
                 [
-                    {
-                        "task_id": task_id,
-                        "seq": e.seq,
-                        "type": e.type.value,
-                        "step": e.step,
-                        "attempt": e.attempt,
-                        "actor": e.actor,
-                        "at": e.to_json()["at"],
-                        "data": dumps(e.data),
-                    }
+                    {"task_id": task_id, "seq": e.seq, "type": e.type.value, "step": e.step,
+                     "attempt": e.attempt, "actor": e.actor, "at": isoformat(e.at),
+                     "data": dumps(e.data)}
                     for e in events
                 ],
-            )
+            )  # fmt: skip
 
     def queue_run(
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
     ) -> None:
         """Insert a claimable run."""
         self.conn.execute(
-            sa.insert(t.step_runs).values(
-                task_id=task_id,
-                step=step,
-                attempt=attempt,
-                status="queued",
-                idempotency_key=idempotency_key,
-                not_before_ms=not_before_ms,
-            )
-        )
+            self.sql.insert_run,
+            {"task_id": task_id, "step": step, "attempt": attempt, "status": "queued",
+             "idempotency_key": idempotency_key, "not_before_ms": not_before_ms},
+        )  # fmt: skip
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
         """Take due queued runs (``FOR UPDATE SKIP LOCKED`` where the backend has it)."""
-        runs = t.step_runs.c
-        query = (
-            sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
-            .where(runs.status == "queued", runs.not_before_ms <= now_ms)
-            .order_by(runs.not_before_ms)
-            .limit(limit)
-        )
-        if self.store.dialect.skip_locked:
-            query = query.with_for_update(skip_locked=True)
         claims = []
-        for row in self.conn.execute(query).all():
+        for row in self.conn.execute(self.sql.claim, {"now": now_ms, "limit": limit}).all():
             token = secrets.token_hex(16)
             self.conn.execute(
-                sa.update(t.step_runs)
-                .where(
-                    runs.task_id == row.task_id, runs.step == row.step, runs.attempt == row.attempt
-                )
-                .values(
-                    status="running",
-                    lease_owner=owner,
-                    lease_token=token,
-                    lease_expires_ms=now_ms + lease_ms,
-                    started_ms=now_ms,
-                )
-            )
+                self.sql.take_run,
+                {"b_task": row.task_id, "b_step": row.step, "b_attempt": row.attempt,
+                 "owner": owner, "token": token, "expires": now_ms + lease_ms, "now": now_ms},
+            )  # fmt: skip
             claims.append(
-                RunClaim(
-                    task_id=row.task_id,
-                    step=row.step,
-                    attempt=row.attempt,
-                    token=token,
-                    idempotency_key=row.idempotency_key,
-                )
-            )
+                RunClaim(task_id=row.task_id, step=row.step, attempt=row.attempt, token=token,
+                         idempotency_key=row.idempotency_key)
+            )  # fmt: skip
         return claims
 
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Runs whose lease ran out."""
-        runs = t.step_runs.c
-        query = (
-            sa.select(runs.task_id, runs.step, runs.attempt)
-            .where(runs.status == "running", runs.lease_expires_ms < now_ms)
-            .order_by(runs.lease_expires_ms)
-            .limit(limit)
-        )
-        if self.store.dialect.skip_locked:
-            query = query.with_for_update(skip_locked=True)
-        return [
-            ExpiredRun(task_id=r.task_id, step=r.step, attempt=r.attempt)
-            for r in self.conn.execute(query)
-        ]
+        rows = self.conn.execute(self.sql.expired, {"now": now_ms, "limit": limit})
+        return [ExpiredRun(task_id=r.task_id, step=r.step, attempt=r.attempt) for r in rows]
 
     def finish_run(self, claim: RunClaim, status: str, now_ms: int, error: str | None) -> bool:
         """Fenced close: only the holder of the current token may finish the run."""
-        runs = t.step_runs.c
         result = self.conn.execute(
-            sa.update(t.step_runs)
-            .where(
-                runs.task_id == claim.task_id,
-                runs.step == claim.step,
-                runs.attempt == claim.attempt,
-                runs.lease_token == claim.token,
-                runs.status == "running",
-            )
-            .values(status=status, finished_ms=now_ms, error=error)
-        )
+            self.sql.finish_run,
+            {"b_task": claim.task_id, "b_step": claim.step, "b_attempt": claim.attempt,
+             "b_token": claim.token, "status": status, "now": now_ms, "error": error},
+        )  # fmt: skip
         return bool(result.rowcount == 1)
 
     def close_runs(self, task_id: str, step: str, status: str, now_ms: int) -> None:
         """Close open runs of a step whoever holds them."""
-        runs = t.step_runs.c
         self.conn.execute(
-            sa.update(t.step_runs)
-            .where(
-                runs.task_id == task_id, runs.step == step, runs.status.in_(("queued", "running"))
-            )
-            .values(status=status, finished_ms=now_ms)
+            self.sql.close_runs,
+            {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
         )
 
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Make this the step's one current artifact."""
-        arts = t.artifacts.c
+        self.conn.execute(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
         self.conn.execute(
-            sa.update(t.artifacts)
-            .where(arts.task_id == task_id, arts.step == artifact.step, arts.current.is_(True))
-            .values(current=False)
-        )
-        self.conn.execute(
-            sa.insert(t.artifacts).values(
-                task_id=task_id,
-                step=artifact.step,
-                attempt=artifact.attempt,
-                generation=artifact.generation,
-                current=True,
-                kind=artifact.kind,
-                value=artifact.value_text,
-                sha256=artifact.sha256,
-                size=artifact.size,
-                content_type=artifact.content_type,
-                created_at=created_at,
-            )
-        )
+            self.sql.insert_artifact,
+            {"task_id": task_id, "step": artifact.step, "attempt": artifact.attempt,
+             "generation": artifact.generation, "current": True, "kind": artifact.kind,
+             "value": artifact.value_text, "sha256": artifact.sha256, "size": artifact.size,
+             "content_type": artifact.content_type, "meta": artifact.meta_text,
+             "created_at": created_at},
+        )  # fmt: skip
 
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current values of the named steps' artifacts."""
         if not steps:
             return {}
-        arts = t.artifacts.c
-        query = sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
-            arts.task_id == task_id, arts.current.is_(True), arts.step.in_(list(steps))
-        )
         out: dict[str, JSONValue] = {}
-        for row in self.conn.execute(query):
+        for row in self.conn.execute(self.sql.outputs, {"task": task_id, "steps": list(steps)}):
             text = row.value if row.kind == "json" else self.store.blobs.get(row.sha256).decode()
             out[row.step] = json.loads(text)
         return out
@@ -446,6 +452,10 @@ class SqlTx:
             )
         ).first()
         return (row.request_hash, row.response) if row else None
+
+    def forget_responses(self, before: str) -> None:
+        """Drop remembered responses created before ``before`` (ISO time)."""
+        self.conn.execute(sa.delete(t.idempotency).where(t.idempotency.c.created_at < before))
 
     def remember_response(
         self, scope: str, key: str, request_hash: str, response: str, created_at: str
@@ -517,6 +527,7 @@ def _artifact(row: Any) -> Artifact:
         size=row.size,
         content_type=row.content_type,
         created_at=row.created_at,
+        meta=json.loads(row.meta) if row.meta else None,
     )
 
 

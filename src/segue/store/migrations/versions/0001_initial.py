@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("content_type", sa.String(100), nullable=False),
+        sa.Column("meta", sa.Text),
         sa.Column("created_at", sa.String(32), nullable=False),
     )
     op.create_table(

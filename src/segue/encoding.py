@@ -1,0 +1,93 @@
+"""Small pure helpers of the service: artifacts as stored bytes, config defaults, files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+
+from segue.errors import ArtifactTooLarge, PipelineInvalid, Problem
+from segue.store.base import NewArtifact
+from segue.types import JSONObject, JSONValue
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON text; raises ValueError/TypeError for what JSON cannot hold."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def request_hash(*parts: Any) -> str:
+    """sha256 of the canonical JSON of ``parts`` (for idempotency keys)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def encode_artifact(
+    step: str, value: JSONValue, *, inline_limit: int, max_size: int, put_blob: Any
+) -> NewArtifact:
+    """The stored form of an output: inline JSON up to ``inline_limit`` bytes, else a blob.
+
+    Raises:
+        ArtifactTooLarge: over ``max_size`` bytes.
+        ValueError, TypeError: the value is not JSON.
+    """
+    text = canonical_json(value)
+    data = text.encode("utf-8")
+    size = len(data)
+    if size > max_size:
+        raise ArtifactTooLarge(
+            f"The output of step '{step}' is {size} bytes, over the limit of {max_size} bytes.",
+            step=step, size=size, limit=max_size,
+        )  # fmt: skip
+    if size > inline_limit:
+        return NewArtifact(step=step, attempt=0, generation=1, kind="blob", value_text=None,
+                           sha256=put_blob(data), size=size)  # fmt: skip
+    return NewArtifact(step=step, attempt=0, generation=1, kind="json", value_text=text,
+                       sha256=hashlib.sha256(data).hexdigest(), size=size)  # fmt: skip
+
+
+def artifact_ref(artifact: NewArtifact) -> JSONObject:
+    """The small reference an event carries instead of the payload."""
+    return {"kind": artifact.kind, "sha256": artifact.sha256, "size": artifact.size}
+
+
+def input_meta(prefill: JSONValue, value: JSONValue) -> JSONObject | None:
+    """What the person was offered and what they changed: ``{prefill, patch}`` (RFC 6902)."""
+    if prefill is None:
+        return None
+    patch = jsonpatch.make_patch(prefill, value).patch
+    return {"prefill": prefill, "patch": patch}
+
+
+def apply_config_defaults(schema: JSONObject, config: dict[str, Any]) -> dict[str, Any]:
+    """Fill in top-level ``default`` values the schema declares for absent keys."""
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name, sub in properties.items():
+            if name not in config and isinstance(sub, dict) and "default" in sub:
+                config[name] = json.loads(json.dumps(sub["default"]))
+    return config
+
+
+def read_definition(path: str | Path) -> str:
+    """Read a definition file as UTF-8 text.
+
+    Raises:
+        PipelineInvalid: the file cannot be read or is not UTF-8.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise PipelineInvalid(
+            [Problem(message=f"cannot read the file: {exc.strerror}", file=str(p))]
+        ) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PipelineInvalid(
+            [Problem(message=f"the file is not UTF-8 text (byte {exc.start})", file=str(p))]
+        ) from exc
