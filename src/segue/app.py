@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ class Segue:
         self.service = Service(self.store, handlers=registry)
         for path in pipelines:
             self.service.register_path(Path(path))
+        self._worker: Worker | None = None
+        self._drive_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Segue:
@@ -107,11 +110,17 @@ class Segue:
             return status.terminal or status is TaskStatus.WAITING_USER
 
         if not settled():
-            Worker(self.service).drain(until=settled)
+            with self._drive_lock:
+                if self._worker is None:
+                    self._worker = Worker(self.service)
+                self._worker.drain(until=settled)
         return self.get(task_id)
 
     def close(self) -> None:
-        """Release the database."""
+        """Stop the in-process worker and release the database."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
         self.store.close()
 
     def __enter__(self) -> Segue:

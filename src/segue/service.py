@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -120,7 +120,7 @@ class Service:
         self._specs: dict[tuple[str, int], _Compiled] = {}
         self._lock = threading.Lock()
         self._random = random.Random()
-        self._listeners: list[Any] = []
+        self._listeners: list[Callable[[], object]] = []
         self._last_purge_ms = 0
 
     # -- pipelines ---------------------------------------------------------------------
@@ -149,7 +149,9 @@ class Service:
         """Register one definition file, or every ``*.yaml``/``*.yml``/``*.json`` in a folder."""
         root = Path(path)
         suffixes = (".yaml", ".yml", ".json")
-        files = sorted(p for p in root.iterdir() if p.suffix in suffixes) if root.is_dir() else [root]
+        files = (
+            sorted(p for p in root.iterdir() if p.suffix in suffixes) if root.is_dir() else [root]
+        )
         return [self.register(read_definition(f), str(f)) for f in files]
 
     def spec(self, name: str, version: int | None = None) -> PipelineSpec:
@@ -348,9 +350,14 @@ class Service:
             return None
         return max(0.0, (due - epoch_ms(self.clock.now())) / 1000)
 
-    def on_change(self, listener: Any) -> None:
+    def on_change(self, listener: Callable[[], object]) -> None:
         """Call ``listener()`` after every committed command (wakes in-process workers)."""
         self._listeners.append(listener)
+
+    def off_change(self, listener: Callable[[], object]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -371,7 +378,9 @@ class Service:
             compiled = self._compiled(state.pipeline, state.version)
             upstream = tx.outputs(claim.task_id, sorted(compiled.ancestors[claim.step]))
             inputs = {
-                k: v for k, v in upstream.items() if compiled.spec.step(k).kind is StepKind.WAIT_USER
+                k: v
+                for k, v in upstream.items()
+                if compiled.spec.step(k).kind is StepKind.WAIT_USER
             }
             jobs.append(Job(claim=claim, spec=compiled.spec, config=state.config,
                             artifacts=upstream, inputs=inputs))  # fmt: skip
@@ -513,7 +522,5 @@ def _compile(spec: PipelineSpec) -> _Compiled:
     for step_id, ups in ancestors.items():
         for up in ups:
             descendants[up].add(step_id)
-    refs_after = {
-        s: frozenset().union(*(refs[d] for d in descendants[s])) for s in descendants
-    }
+    refs_after = {s: frozenset().union(*(refs[d] for d in descendants[s])) for s in descendants}
     return _Compiled(spec, ancestors, refs_after, frozenset().union(*refs.values()))

@@ -57,5 +57,6 @@ def drive(service: Service, task_id: str, *, lease_s: float = 30.0) -> TaskStatu
         status = service.status(task_id)
         return status.terminal or status is TaskStatus.WAITING_USER
 
-    Worker(service, lease_s=lease_s).drain(until=settled)
+    with Worker(service, lease_s=lease_s) as worker:
+        worker.drain(until=settled)
     return service.get(task_id).status

@@ -85,6 +85,8 @@ steps:
             stop.set()
             for thread in threads:
                 thread.join()
+            for worker in workers:
+                worker.close()
         assert engine.get(task)["status"] == "COMPLETED"
         assert (counter(task, "long"), counter(task, "next")) == (1, 1)
         types = {e.type for e in engine.events(task)}

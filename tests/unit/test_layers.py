@@ -88,7 +88,8 @@ def test_the_facade_exports_exactly_its_public_names() -> None:
     """segue.__all__ is sorted and lists every public name the package defines at the top."""
     assert list(segue.__all__) == sorted(segue.__all__)
     public = {
-        name for name, value in vars(segue).items()
+        name
+        for name, value in vars(segue).items()
         if not name.startswith("_") and not isinstance(value, ModuleType) and name != "annotations"
     }
     assert public == set(segue.__all__)

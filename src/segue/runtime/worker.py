@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import structlog
@@ -37,70 +38,92 @@ def default_owner() -> str:
 
 
 class Worker:
-    """Runs ready auto steps in the calling thread, a batch at a time.
+    """Claims ready auto steps a batch at a time and runs their handlers in a thread pool.
+
+    The calling thread supervises: it waits for the batch, renews the leases of
+    handlers still running every third of a lease (so a step longer than the
+    lease keeps its worker), then reports the batch and claims the next one in
+    one transaction. Call :meth:`close` (or use ``with``) to stop the pool.
 
     Args:
         service: The use cases to report through.
         owner: Name recorded on leases (default ``host:pid:thread``).
-        lease_s: How long a claim lasts without renewal; a heartbeat thread
-            renews held leases every third of it.
+        lease_s: How long a claim lasts without renewal.
         poll_s: How often an idle worker looks for work (a commit in this
             process wakes it at once).
         batch: How many step runs one transaction claims and reports.
+        concurrency: Handlers run at once (threads in the pool).
     """
 
     def __init__(
         self, service: Service, *, owner: str | None = None, lease_s: float = DEFAULT_LEASE_S,
-        poll_s: float = DEFAULT_POLL_S, batch: int = DEFAULT_BATCH,
+        poll_s: float = DEFAULT_POLL_S, batch: int = DEFAULT_BATCH, concurrency: int = 1,
     ) -> None:  # fmt: skip
         self.service = service
         self.owner = owner or default_owner()
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.batch = batch
-        self._held: dict[str, Job] = {}
-        self._held_lock = threading.Lock()
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._next_sweep = 0.0
         service.on_change(self._wake.set)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the handler pool and stop listening for commits."""
+        self.service.off_change(self._wake.set)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def drain(self, until: Callable[[], bool] | None = None, *,
               stop: threading.Event | None = None) -> None:  # fmt: skip
         """Run steps until ``until()`` is true, ``stop`` is set, or (without ``until``)
         nothing is queued at all. Waits through retry back-offs."""  # noqa: D205,D209
         stop = stop or threading.Event()
-        beating = threading.Event()
-        heartbeat = threading.Thread(target=self._beat, args=(beating,), daemon=True,
-                                     name="segue-heartbeat")  # fmt: skip
-        heartbeat.start()
         jobs: list[Job] = []
-        try:
-            while not stop.is_set():
-                self._sweep()
-                if jobs:
-                    outcomes = [self.execute(job) for job in jobs]
-                    _, jobs = self.service.report(outcomes, owner=self.owner, claim=self.batch,
-                                                  lease_s=self.lease_s)  # fmt: skip
-                    self._release(outcomes)
-                    self._hold(jobs)
-                    continue
-                if until is not None and until():
-                    return
-                jobs = self.service.claim(self.owner, limit=self.batch, lease_s=self.lease_s)
-                self._hold(jobs)
-                if jobs:
-                    continue
-                wait = self.service.seconds_until_due()
-                if wait is None and until is None:
-                    return
-                self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5))
-        finally:
-            beating.set()
-            heartbeat.join()
+        while not stop.is_set():
+            self._sweep()
+            if jobs:
+                outcomes = self.run_batch(jobs)
+                _, jobs = self.service.report(outcomes, owner=self.owner, claim=self.batch,
+                                              lease_s=self.lease_s)  # fmt: skip
+                continue
+            if until is not None and until():
+                return
+            jobs = self.service.claim(self.owner, limit=self.batch, lease_s=self.lease_s)
+            if jobs:
+                continue
+            wait = self.service.seconds_until_due()
+            if wait is None and until is None:
+                return
+            self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5))
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll for work until ``stop`` is set."""
         self.drain(until=stop.is_set, stop=stop)
+
+    def run_batch(self, jobs: list[Job]) -> list[Outcome]:
+        """Run the jobs' handlers in the pool, renewing leases while any still runs."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="segue-step")
+        futures = {self._pool.submit(self.execute, job): job for job in jobs}
+        pending = set(futures)
+        while True:
+            _, pending = wait(pending, timeout=self.lease_s / 3)
+            if not pending:
+                break
+            tokens = [futures[f].claim.token for f in pending]
+            until = self.service.clock.now().timestamp() + self.lease_s
+            self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
+        return [f.result() for f in futures]
 
     def execute(self, job: Job) -> Outcome:
         """Run one claimed job's handler; returns its output or its error."""
@@ -135,23 +158,6 @@ class Worker:
         if now >= self._next_sweep:
             self._next_sweep = now + self.lease_s / 3
             self.service.expire_leases()
-
-    def _hold(self, jobs: list[Job]) -> None:
-        with self._held_lock:
-            self._held.update((job.claim.token, job) for job in jobs)
-
-    def _release(self, outcomes: list[Outcome]) -> None:
-        with self._held_lock:
-            for outcome in outcomes:
-                self._held.pop(outcome.job.claim.token, None)
-
-    def _beat(self, stopped: threading.Event) -> None:
-        while not stopped.wait(self.lease_s / 3):
-            with self._held_lock:
-                tokens = list(self._held)
-            if tokens:
-                until = self.service.clock.now().timestamp() + self.lease_s
-                self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
 
 
 def call_handler(handler: Callable[..., Any], context: StepContext) -> Any:

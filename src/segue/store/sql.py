@@ -298,9 +298,7 @@ class Statements:
             .order_by(runs.lease_expires_ms)
             .limit(b("limit"))
         )
-        self.expired = (
-            expired.with_for_update(skip_locked=True) if dialect.skip_locked else expired
-        )
+        self.expired = expired.with_for_update(skip_locked=True) if dialect.skip_locked else expired
         self.finish_run = (
             sa.update(t.step_runs)
             .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
