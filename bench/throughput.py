@@ -51,6 +51,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segue import Segue
+from segue.runtime.worker import Worker
 
 PIPELINE_YAML = """\
 pipeline: bench_doc
@@ -204,7 +205,8 @@ class EngineRound:
 
 
 class EngineBench:
-    def __init__(self, workdir: Path, synchronous: str) -> None:
+    def __init__(self, workdir: Path, synchronous: str, inflight: int = 1) -> None:
+        self.inflight = inflight
         self.segue = Segue(
             f"sqlite:///{workdir}/bench-{synchronous.lower()}.db", sqlite_synchronous=synchronous
         )
@@ -226,14 +228,51 @@ class EngineBench:
         self.last_id = str(view["id"])
         return int(view["revision"])
 
+    def run_inflight(self, tasks: int) -> int:
+        """``tasks`` tasks, up to ``self.inflight`` at once: a worker thread runs the auto
+        steps in batches while this thread, the client, starts tasks and answers each
+        wait step as soon as it opens. Returns the events of all the tasks."""
+        service = self.segue.service
+        stop = threading.Event()
+        changed = threading.Event()
+        service.on_change(changed.set)
+        worker = Worker(service, batch=max(8, self.inflight), poll_s=0.01)
+        thread = threading.Thread(target=worker.run_forever, args=(stop,), name="bench-worker")
+        thread.start()
+        open_ids: set[str] = set()
+        started = 0
+        try:
+            while started < tasks or open_ids:
+                while started < tasks and len(open_ids) < self.inflight:
+                    open_ids.add(str(service.start(PIPELINE, {})["id"]))
+                    started += 1
+                changed.wait(0.05)
+                changed.clear()
+                for state in service.list_tasks(status="WAITING_USER", limit=200).tasks:
+                    if state.id in open_ids:
+                        service.advance(state.id, WAIT_STEP, USER_INPUT)
+                for state in service.list_tasks(status="COMPLETED", limit=200).tasks:
+                    if state.id in open_ids:
+                        open_ids.discard(state.id)
+                        self.last_id = state.id
+        finally:
+            stop.set()
+            thread.join()
+            worker.close()
+            service.off_change(changed.set)
+        return tasks * int(self.segue.get(self.last_id)["revision"])
+
     def round(self, tasks: int) -> EngineRound:
         gc.collect()
         before = self.counter.snapshot()
         events = 0
         cpu = time.process_time()
         start = time.perf_counter()
-        for _ in range(tasks):
-            events += self.run_task()
+        if self.inflight > 1:
+            events = self.run_inflight(tasks)
+        else:
+            for _ in range(tasks):
+                events += self.run_task()
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu
         delta = self.counter.snapshot().minus(before)
@@ -384,12 +423,13 @@ class ModeResult:
 
 
 def run(
-    workdir: Path, modes: Sequence[str], tasks: int, rounds: int, progress: Callable[[str], None]
+    workdir: Path, modes: Sequence[str], tasks: int, rounds: int, progress: Callable[[str], None],
+    inflight: int = 1,
 ) -> list[ModeResult]:
     benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []
     try:
         for mode in modes:
-            engine, floor = EngineBench(workdir, mode), FloorBench(workdir, mode)
+            engine, floor = EngineBench(workdir, mode, inflight), FloorBench(workdir, mode)
             result = ModeResult(mode)
             benches.append((result, engine, floor))
             # Warm up (imports, spec cache, pool) and learn commits per task, so a
@@ -518,6 +558,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
+        "--inflight",
+        type=int,
+        default=1,
+        help="tasks in flight at once (1: one task after another through the Python API; "
+        "N: a worker thread with batches, the client answering wait steps as they open)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="N",
@@ -539,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(message, file=sys.stderr, flush=True)
 
         started = time.perf_counter()
-        results = run(workdir, modes, args.tasks, args.rounds, progress)
+        results = run(workdir, modes, args.tasks, args.rounds, progress, args.inflight)
         env = environment(workdir)
         summaries = [r.summary() for r in results]
         wall = time.perf_counter() - started
