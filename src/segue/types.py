@@ -43,11 +43,13 @@ def isoformat(moment: datetime | None) -> str | None:
     """Return an ISO 8601 UTC string (``...Z``), or None."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str | None) -> datetime | None:
     """Parse what :func:`isoformat` wrote back into an aware datetime."""
     if text is None:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,7 @@ from segue.store.base import (
     iter_chunks,
 )
 from segue.store.blobs import BlobStore
+from segue.store.statements import Prepared, Statements
 from segue.types import JSONValue, isoformat
 
 MAX_PAGE = 200
@@ -67,7 +68,10 @@ class SqlStore:
         self.blobs = blobs
         self.dialect = dialect
         self.url = url
-        self.statements = Statements(dialect)
+        self.statements = Statements(
+            engine.dialect, lock_rows=dialect.lock_rows, skip_locked=dialect.skip_locked
+        )
+        self._driver_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
 
     # -- transactions -----------------------------------------------------------------
 
@@ -91,11 +95,24 @@ class SqlStore:
             raise StoreUnavailable(
                 f"The database refused the operation: {str(exc.orig).strip() or exc}."
             ) from exc
+        except Exception as exc:
+            if isinstance(exc, self._driver_error):  # raised on the DBAPI cursor directly
+                raise StoreUnavailable(f"The database refused the operation: {exc}.") from exc
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self._translate(), self.engine.connect() as conn:
             yield conn
+
+    def _read_one(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """One row of a single-statement read (no transaction needed)."""
+        with self._read() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                return cursor.execute(prepared.sql, prepared.args(params)).fetchone()
+            finally:
+                cursor.close()
 
     # -- pipelines --------------------------------------------------------------------
 
@@ -155,11 +172,10 @@ class SqlStore:
 
     def get_task(self, task_id: str) -> TaskState:
         """One row read."""
-        with self._read() as conn:
-            row = conn.execute(self.statements.get_task, {"id": task_id}).first()
+        row = self._read_one(self.statements.get_task, {"id": task_id})
         if row is None:
             raise _not_found(task_id)
-        return TaskState.from_json(json.loads(row.state))
+        return TaskState.from_json(json.loads(row[0]))
 
     def list_tasks(
         self,
@@ -214,11 +230,10 @@ class SqlStore:
 
     def task_status(self, task_id: str) -> str:
         """One column of one row."""
-        with self._read() as conn:
-            status = conn.execute(self.statements.status, {"id": task_id}).scalar()
-        if status is None:
+        row = self._read_one(self.statements.task_status, {"id": task_id})
+        if row is None:
             raise _not_found(task_id)
-        return str(status)
+        return str(row[0])
 
     def next_due_ms(self) -> int | None:
         """Earliest not_before of a queued run."""
@@ -257,127 +272,68 @@ class SqlStore:
         self.engine.dispose()
 
 
-class Statements:
-    """The hot-path statements, built once per store (SQLAlchemy then reuses their
-    compiled form on every call instead of rebuilding and re-keying them)."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        tasks, runs, arts = t.tasks.c, t.step_runs.c, t.artifacts.c
-        b = sa.bindparam
-        lock = sa.select(tasks.state).where(tasks.id == b("id"))
-        self.get_task = lock
-        self.lock_task = lock.with_for_update() if dialect.lock_rows else lock
-        self.insert_task = sa.insert(t.tasks)
-        self.update_task = (
-            sa.update(t.tasks)
-            .where(tasks.id == b("b_id"), tasks.revision == b("b_revision"))
-            .values(
-                status=b("status"), revision=b("revision"), state=b("state"),
-                updated_at=b("updated_at"),
-            )
-        )  # fmt: skip
-        self.insert_events = sa.insert(t.events)
-        self.insert_run = sa.insert(t.step_runs)
-        claim = (
-            sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
-            .where(runs.status == "queued", runs.not_before_ms <= b("now"))
-            .order_by(runs.not_before_ms)
-            .limit(b("limit"))
-        )
-        self.claim = claim.with_for_update(skip_locked=True) if dialect.skip_locked else claim
-        self.take_run = (
-            sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   runs.attempt == b("b_attempt"))
-            .values(status="running", lease_owner=b("owner"), lease_token=b("token"),
-                    lease_expires_ms=b("expires"), started_ms=b("now"))
-        )  # fmt: skip
-        expired = (
-            sa.select(runs.task_id, runs.step, runs.attempt)
-            .where(runs.status == "running", runs.lease_expires_ms < b("now"))
-            .order_by(runs.lease_expires_ms)
-            .limit(b("limit"))
-        )
-        self.expired = expired.with_for_update(skip_locked=True) if dialect.skip_locked else expired
-        self.finish_run = (
-            sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   runs.attempt == b("b_attempt"), runs.lease_token == b("b_token"),
-                   runs.status == "running")
-            .values(status=b("status"), finished_ms=b("now"), error=b("error"))
-        )  # fmt: skip
-        self.close_runs = (
-            sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   runs.status.in_(("queued", "running")))
-            .values(status=b("status"), finished_ms=b("now"))
-        )  # fmt: skip
-        self.uncurrent = (
-            sa.update(t.artifacts)
-            .where(arts.task_id == b("b_task"), arts.step == b("b_step"), arts.current.is_(True))
-            .values(current=False)
-        )
-        self.insert_artifact = sa.insert(t.artifacts)
-        self.outputs = sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
-            arts.task_id == b("task"), arts.current.is_(True),
-            arts.step.in_(b("steps", expanding=True)),
-        )  # fmt: skip
-        self.status = sa.select(tasks.status).where(tasks.id == b("id"))
-
-
 class SqlTx:
-    """Writes inside one open transaction."""
+    """Writes inside one open transaction, on the connection's DBAPI cursor."""
 
     def __init__(self, conn: Connection, store: SqlStore) -> None:
         self.conn = conn
         self.store = store
         self.sql = store.statements
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._states: dict[str, TaskState] = {}
+        """States written in this transaction: a second look at the same task needs no read."""
+
+    def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        self.cursor.execute(prepared.sql, prepared.args(params))
+        return self.cursor
 
     def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
         """Insert the state row and first events."""
-        self.conn.execute(self.sql.insert_task, _task_row(state))
+        self._run(self.sql.insert_task, _task_row(state))
         self._append(state.id, events)
+        self._states[state.id] = state
 
     def lock_task(self, task_id: str) -> TaskState:
         """Read the state row, locked until commit."""
-        row = self.conn.execute(self.sql.lock_task, {"id": task_id}).first()
+        if task_id in self._states:
+            return self._states[task_id]
+        row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
-        return TaskState.from_json(json.loads(row.state))
+        return TaskState.from_json(json.loads(row[0]))
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Compare-and-set on the revision, then append the events."""
         row = _task_row(state)
-        result = self.conn.execute(
+        cursor = self._run(
             self.sql.update_task,
             {"b_id": state.id, "b_revision": previous_revision, "status": row["status"],
              "revision": row["revision"], "state": row["state"], "updated_at": row["updated_at"]},
         )  # fmt: skip
-        if result.rowcount != 1:
+        if cursor.rowcount != 1:
             raise InvalidCommand(
                 f"Task {state.id} changed while this change was being made; "
                 "fetch it and try again.",
                 task_id=state.id,
             )
         self._append(state.id, events)
+        self._states[state.id] = state
 
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
         if events:
-            self.conn.execute(
-                self.sql.insert_events,
-                [
-                    {"task_id": task_id, "seq": e.seq, "type": e.type.value, "step": e.step,
-                     "attempt": e.attempt, "actor": e.actor, "at": isoformat(e.at),
-                     "data": dumps(e.data)}
-                    for e in events
-                ],
-            )  # fmt: skip
+            prepared = self.sql.insert_event
+            self.cursor.executemany(prepared.sql, [
+                prepared.args({"task_id": task_id, "seq": e.seq, "type": e.type.value,
+                               "step": e.step, "attempt": e.attempt, "actor": e.actor,
+                               "at": isoformat(e.at), "data": dumps(e.data)})
+                for e in events
+            ])  # fmt: skip
 
     def queue_run(
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
     ) -> None:
         """Insert a claimable run."""
-        self.conn.execute(
+        self._run(
             self.sql.insert_run,
             {"task_id": task_id, "step": step, "attempt": attempt, "status": "queued",
              "idempotency_key": idempotency_key, "not_before_ms": not_before_ms},
@@ -385,45 +341,43 @@ class SqlTx:
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
         """Take due queued runs (``FOR UPDATE SKIP LOCKED`` where the backend has it)."""
+        rows = self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall()
         claims = []
-        for row in self.conn.execute(self.sql.claim, {"now": now_ms, "limit": limit}).all():
+        for task_id, step, attempt, key in rows:
             token = secrets.token_hex(16)
-            self.conn.execute(
+            self._run(
                 self.sql.take_run,
-                {"b_task": row.task_id, "b_step": row.step, "b_attempt": row.attempt,
-                 "owner": owner, "token": token, "expires": now_ms + lease_ms, "now": now_ms},
+                {"b_task": task_id, "b_step": step, "b_attempt": attempt, "owner": owner,
+                 "token": token, "expires": now_ms + lease_ms, "now": now_ms},
             )  # fmt: skip
-            claims.append(
-                RunClaim(task_id=row.task_id, step=row.step, attempt=row.attempt, token=token,
-                         idempotency_key=row.idempotency_key)
-            )  # fmt: skip
+            claims.append(RunClaim(task_id=task_id, step=step, attempt=attempt, token=token,
+                                   idempotency_key=key))  # fmt: skip
         return claims
 
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Runs whose lease ran out."""
-        rows = self.conn.execute(self.sql.expired, {"now": now_ms, "limit": limit})
-        return [ExpiredRun(task_id=r.task_id, step=r.step, attempt=r.attempt) for r in rows]
+        rows = self._run(self.sql.expired, {"now": now_ms, "limit": limit}).fetchall()
+        return [ExpiredRun(task_id=r[0], step=r[1], attempt=r[2]) for r in rows]
 
     def finish_run(self, claim: RunClaim, status: str, now_ms: int, error: str | None) -> bool:
         """Fenced close: only the holder of the current token may finish the run."""
-        result = self.conn.execute(
+        cursor = self._run(
             self.sql.finish_run,
             {"b_task": claim.task_id, "b_step": claim.step, "b_attempt": claim.attempt,
              "b_token": claim.token, "status": status, "now": now_ms, "error": error},
         )  # fmt: skip
-        return bool(result.rowcount == 1)
+        return bool(cursor.rowcount == 1)
 
     def close_runs(self, task_id: str, step: str, status: str, now_ms: int) -> None:
         """Close open runs of a step whoever holds them."""
-        self.conn.execute(
-            self.sql.close_runs,
-            {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
-        )
+        self._run(self.sql.close_runs,
+                  {"b_task": task_id, "b_step": step, "status": status, "now": now_ms})  # fmt: skip
 
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Make this the step's one current artifact."""
-        self.conn.execute(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
-        self.conn.execute(
+        if artifact.attempt > 1 or artifact.generation > 1:  # only then can an older one exist
+            self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
+        self._run(
             self.sql.insert_artifact,
             {"task_id": task_id, "step": artifact.step, "attempt": artifact.attempt,
              "generation": artifact.generation, "current": True, "kind": artifact.kind,
@@ -436,10 +390,12 @@ class SqlTx:
         """Current values of the named steps' artifacts."""
         if not steps:
             return {}
+        params: dict[str, Any] = {"task": task_id}
+        params.update((f"s{i}", step) for i, step in enumerate(steps))
         out: dict[str, JSONValue] = {}
-        for row in self.conn.execute(self.sql.outputs, {"task": task_id, "steps": list(steps)}):
-            text = row.value if row.kind == "json" else self.store.blobs.get(row.sha256).decode()
-            out[row.step] = json.loads(text)
+        for step, kind, value, sha256 in self._run(self.sql.outputs(len(steps)), params):
+            text = value if kind == "json" else self.store.blobs.get(sha256).decode()
+            out[step] = json.loads(text)
         return out
 
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
