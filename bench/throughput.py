@@ -422,9 +422,8 @@ class ModeResult:
                 "cpu_ms_per_commit": stat([1000 * r.cpu_seconds / r.commits for r in f]),
             },
             "ratio_engine_over_floor_commits": engine_commits["median"] / floor_commits["median"],
-            "ratio_transitions_over_floor_commits": statistics.median(
-                r.events_per_s for r in e
-            ) / floor_commits["median"],
+            "ratio_transitions_over_floor_commits": statistics.median(r.events_per_s for r in e)
+            / floor_commits["median"],
             "rounds": {
                 "engine": [asdict(r) for r in e],
                 "floor": [asdict(r) for r in f],
@@ -433,7 +432,11 @@ class ModeResult:
 
 
 def run(
-    workdir: Path, modes: Sequence[str], tasks: int, rounds: int, progress: Callable[[str], None],
+    workdir: Path,
+    modes: Sequence[str],
+    tasks: int,
+    rounds: int,
+    progress: Callable[[str], None],
     inflight: int = 1,
 ) -> list[ModeResult]:
     benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from segue.errors import OperatorError
+
 DEFAULT_DATABASE_URL = "sqlite:///./segue.db"
 ENV_PREFIX = "SEGUE_"
 
@@ -27,6 +29,10 @@ class Settings:
     blob_dir: str | None = None
     pipelines: tuple[str, ...] = field(default_factory=tuple)
     sqlite_synchronous: str = "FULL"
+    tokens_file: str | None = None
+    """``SEGUE_TOKENS_FILE``: YAML/JSON list of hashed bearer tokens with roles."""
+    max_body_bytes: int = 1024 * 1024
+    """``SEGUE_MAX_BODY_BYTES``: largest request body the API reads (default 1 MiB)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -39,6 +45,17 @@ class Settings:
                 p for p in env.get(f"{ENV_PREFIX}PIPELINES", "").split(os.pathsep) if p
             ),
             sqlite_synchronous=(env.get(f"{ENV_PREFIX}SQLITE_SYNCHRONOUS") or "FULL").upper(),
+            tokens_file=env.get(f"{ENV_PREFIX}TOKENS_FILE") or None,
+            max_body_bytes=_positive(env, "MAX_BODY_BYTES", 1024 * 1024),
         )
         given = {k: v for k, v in flags.items() if v is not None and v != ()}
         return replace(settings, **given)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(f"{ENV_PREFIX}{name}")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise OperatorError(f"{ENV_PREFIX}{name} must be a positive integer, not {raw!r}.")
+    return int(raw)

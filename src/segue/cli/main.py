@@ -461,6 +461,88 @@ def pipelines_list(as_json: JsonFlag = False) -> None:
         out.print(f"{r['pipeline']} v{r['version']}  {r['hash'][:12]}  {r['registered_at']}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=0, max=64, help="In-process worker threads (0: API only).")
+    ] = 1,
+    pipelines: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--pipelines", help="Register every definition in this folder (or file) at start."
+        ),
+    ] = None,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens-file",
+            envvar="SEGUE_TOKENS_FILE",
+            show_envvar=True,
+            help="Hashed bearer tokens with roles (see docs/api.md).",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback address without tokens.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (and, by default, one in-process worker)."""
+    import uvicorn
+
+    from segue.api import create_app
+    from segue.api.auth import Tokens
+    from segue.api.body import Limits
+
+    settings = Settings.from_env(
+        database_url=OPTIONS.database_url,
+        blob_dir=OPTIONS.blob_dir,
+        tokens_file=str(tokens_file) if tokens_file else None,
+    )
+    tokens = Tokens.load(settings.tokens_file)
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    if not tokens.enabled and not loopback and not insecure:
+        fail(
+            f"refusing to listen on {host} without tokens: anyone could change any task. "
+            "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
+        )
+    engine = Segue.from_settings(settings)
+    for path in [*settings.pipelines, *(pipelines or [])]:
+        for spec, created in engine.service.register_path(path):
+            err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
+    if not tokens.enabled:
+        err.print(
+            f"[yellow]no tokens configured: open to anyone who can reach {host}[/yellow] "
+            "(loopback only unless --insecure)"
+        )
+    application = create_app(
+        engine.service,
+        tokens=tokens,
+        limits=Limits(max_body_bytes=settings.max_body_bytes),
+        workers=workers,
+    )
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="warning")
+    finally:
+        engine.close()
+
+
+@app.command("token")
+def token_new(
+    name: Annotated[str, typer.Argument(help="Who the token is for (recorded on events).")],
+    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "operator",
+) -> None:
+    """Make a new bearer token: prints the secret once, and the line for the tokens file."""
+    from segue.api.auth import ROLES, hash_token, new_token
+
+    if role not in ROLES:
+        fail(f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
+    secret = new_token()
+    out.print(f"token (give it to {name}; it is not stored): {secret}")
+    out.print("tokens file entry:")
+    sys.stdout.write(f"  - {{name: {name}, role: {role}, sha256: {hash_token(secret)}}}\n")
+
+
 EXIT_CODES = ((UserError, 1), (OperatorError, 3), (EngineError, 70))
 
 

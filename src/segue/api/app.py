@@ -1,0 +1,80 @@
+"""The HTTP API: ``create_app(service, ...)`` and what runs beside it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from segue import __version__
+from segue.api import pipelines, problems, tasks
+from segue.api.auth import Tokens
+from segue.api.body import Limits
+from segue.api.context import Api, api_of
+from segue.runtime.worker import Worker, default_owner
+from segue.service import Service
+from segue.store.migrate import current_revision, head_revision
+
+DESCRIPTION = """\
+Segue keeps the order and state of multi-step flows on the server. A front end
+needs two calls: `GET /tasks/{id}` (status, current step, the input it needs
+and its JSON Schema and prefill) and `POST /tasks/{id}/advance` (step + input).
+Errors are RFC 9457 problem+json.
+"""
+
+
+def create_app(service: Service, *, tokens: Tokens | None = None, limits: Limits | None = None,
+               workers: int = 0) -> FastAPI:  # fmt: skip
+    """The FastAPI app over ``service``, with ``workers`` in-process worker threads."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        pool = [Worker(service, owner=f"{default_owner()}:w{i}") for i in range(workers)]
+        threads = [threading.Thread(target=w.run_forever, args=(stop,), daemon=True,
+                                    name=f"segue-worker-{i}") for i, w in enumerate(pool)]  # fmt: skip
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            for worker in pool:
+                worker.close()
+
+    app = FastAPI(title="Segue", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.api = Api(service=service, tokens=tokens or Tokens({}), limits=limits or Limits())
+    problems.install(app)
+    app.include_router(tasks.router)
+    app.include_router(pipelines.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """The database answers and its schema is the one this code knows."""
+        store = api_of(request).service.store
+        try:
+            current = await run_in_threadpool(current_revision, store.engine)  # type: ignore[attr-defined]
+        except Exception as exc:
+            return problems.problem(503, "not_ready", f"The database does not answer: {exc}")
+        if current != head_revision():
+            return problems.problem(
+                503,
+                "not_ready",
+                f"The database schema is at {current}, "
+                f"not {head_revision()}; run segue db upgrade.",
+            )
+        return JSONResponse({"status": "ready", "schema": current})
+
+    return app

@@ -1,0 +1,95 @@
+"""Reading request bodies within limits: size, JSON well-formedness, depth, strings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from segue.api.problems import ApiProblem
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_STRING = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may carry."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_string: int = DEFAULT_MAX_STRING
+    max_page: int = 200
+
+
+async def read_body(request: Request, limits: Limits) -> bytes:
+    """The raw body, refusing more than the limit before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise _too_large(limits)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.max_body_bytes:
+            raise _too_large(limits)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limits: Limits) -> ApiProblem:
+    return ApiProblem(
+        413,
+        "body_too_large",
+        f"The request body is over the limit of {limits.max_body_bytes} bytes.",
+        limit=limits.max_body_bytes,
+    )
+
+
+async def read_json(request: Request, limits: Limits) -> Any:
+    """The body as JSON, within the depth and string-length limits."""
+    raw = await read_body(request, limits)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ApiProblem(
+            400, "body_not_json", f"The request body is not valid JSON: {exc}."
+        ) from exc
+    check_limits(value, limits)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_limits(value: Any, limits: Limits) -> None:
+    """Refuse values nested deeper than the limit or with over-long strings."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limits.max_depth:
+            raise ApiProblem(
+                422,
+                "too_deep",
+                f"The JSON is nested more than {limits.max_depth} levels deep.",
+                limit=limits.max_depth,
+            )
+        if isinstance(item, str) and len(item) > limits.max_string:
+            raise ApiProblem(
+                422,
+                "string_too_long",
+                f"A string is longer than {limits.max_string} characters.",
+                limit=limits.max_string,
+            )
+        if isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)

@@ -1,0 +1,96 @@
+"""Every error leaves the API as RFC 9457 ``application/problem+json``, never a trace.
+
+``type`` is ``urn:segue:error:<code>`` (the same code the Python error carries),
+``title`` a short fixed phrase, ``detail`` the sentence for people, plus the
+error's structured fields (``errors`` for validation: ``[{pointer, message}]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from segue.errors import EngineError
+
+log = structlog.get_logger("segue.api")
+
+PROBLEM = "application/problem+json"
+
+
+class ApiProblem(Exception):
+    """An error of the HTTP layer itself (bad JSON, body too large, no token…)."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+RESERVED = ("type", "title", "status", "detail")
+
+
+def problem(
+    status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None
+) -> JSONResponse:
+    """A problem+json response (extra fields named like the standard ones get a ``task_`` prefix)."""
+    body: dict[str, Any] = {
+        (f"task_{k}" if k in RESERVED else k): v for k, v in (extra or {}).items()
+    }
+    body.update(type=f"urn:segue:error:{code}", title=code.replace("_", " "), status=status,
+                detail=detail)  # fmt: skip
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def engine_problem(exc: EngineError) -> JSONResponse:
+    """The problem body of an engine error (its code, status, message and details)."""
+    extra = dict(exc.details)
+    violations = extra.pop("violations", None)
+    if violations is not None:
+        extra["errors"] = violations
+    problems = extra.pop("problems", None)
+    if problems is not None:
+        extra["errors"] = problems
+    return problem(exc.http_status, exc.code, exc.message, extra)
+
+
+def install(app: FastAPI) -> None:
+    """Register the one mapper for each kind of error."""
+
+    @app.exception_handler(EngineError)
+    async def _engine(_: Request, exc: EngineError) -> JSONResponse:
+        return engine_problem(exc)
+
+    @app.exception_handler(ApiProblem)
+    async def _api(_: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.detail, exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e.get("loc", ())[1:]),
+             "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ]  # fmt: skip
+        return problem(422, "request_invalid", "The request's parameters are invalid.",
+                       {"errors": errors})  # fmt: skip
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", error=repr(exc))
+        return problem(
+            500,
+            "internal_error",
+            "Something went wrong inside Segue; the error "
+            "was logged. Nothing was half-written: every change is one transaction.",
+        )

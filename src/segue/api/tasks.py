@@ -1,0 +1,270 @@
+"""``/tasks``: start, read, advance, cancel, retry; events, artifacts and a live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from segue.api import models
+from segue.api.context import (
+    api_of,
+    caller_of,
+    check_may_answer,
+    decorate,
+    parse,
+    require,
+    visible_task,
+)
+from segue.api.problems import ApiProblem
+from segue.core.states import TaskStatus
+from segue.encoding import request_hash
+from segue.errors import PipelineNotFound, StepNotWaiting, TaskFinished
+from segue.service import Idempotency
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
+SSE_POLL_S = 0.25
+SSE_KEEPALIVE_S = 15.0
+
+
+def _json_body(model: type[models.BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+
+
+def _etag(view: dict[str, Any]) -> dict[str, str]:
+    return {"ETag": f'"{view["revision"]}"'}
+
+
+@router.post("", status_code=201, response_model=models.TaskView,
+             responses=models.PROBLEMS, openapi_extra=_json_body(models.StartTask))  # fmt: skip
+async def start_task(request: Request, key: IdempotencyKey = None) -> JSONResponse:
+    """Start a task (latest version unless one is named); config is checked and defaulted."""
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "operator", "start tasks")
+    body: models.StartTask = await parse(request, models.StartTask)
+    if not caller.sees(body.pipeline):
+        raise PipelineNotFound(f"No pipeline {body.pipeline} is registered; register it first.")
+    idem = None
+    if key:
+        idem = Idempotency(f"{caller.name}:start", key, request_hash(body.model_dump()))
+    view = await run_in_threadpool(partial(
+        api.service.start, body.pipeline, body.config, version=body.version, actor=caller.name,
+        idempotency=idem,
+    ))  # fmt: skip
+    view = decorate(api, caller, view)
+    headers = {"Location": f"/tasks/{view['id']}", **_etag(view)}
+    return JSONResponse(view, status_code=201, headers=headers)
+
+
+@router.get("", response_model=models.TaskPage, responses=models.PROBLEMS)
+def list_tasks(
+    request: Request,
+    status: TaskStatus | None = None,
+    pipeline: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Tasks newest first, a page at a time (keyset pagination: stable under inserts)."""
+    api, caller = api_of(request), caller_of(request)
+    if pipeline is not None and not caller.sees(pipeline):
+        return {"tasks": [], "next_cursor": None}
+    views, next_cursor = [], cursor
+    while True:
+        page = api.service.list_tasks(status=status.value if status else None,
+                                      pipeline=pipeline, limit=limit, cursor=next_cursor)  # fmt: skip
+        views += [decorate(api, caller, api.service.view_of(t)) for t in page.tasks
+                  if caller.sees(t.pipeline)]  # fmt: skip
+        next_cursor = page.next_cursor
+        if len(views) >= limit or next_cursor is None or caller.pipelines is None:
+            break
+    return {"tasks": views[:limit], "next_cursor": next_cursor}
+
+
+@router.get("/{task_id}", response_model=models.TaskView, responses=models.PROBLEMS)
+def get_task(request: Request, task_id: str) -> JSONResponse:
+    """Status, current step, the input it needs (schema and prefill), every step."""
+    api, caller = api_of(request), caller_of(request)
+    view = decorate(api, caller, api.service.view_of(visible_task(api, caller, task_id)))
+    return JSONResponse(view, headers=_etag(view))
+
+
+@router.post("/{task_id}/advance", response_model=models.TaskView, responses=models.PROBLEMS,
+             openapi_extra=_json_body(models.Advance))  # fmt: skip
+async def advance_task(request: Request, task_id: str, key: IdempotencyKey = None,
+                       if_match: IfMatch = None) -> JSONResponse:  # fmt: skip
+    """Submit a person's input for a waiting step; the backend then pushes the task on.
+
+    409 when the step is not waiting (the body carries the task as it is now),
+    422 when the input breaks the step's schema (each error with its JSON pointer),
+    412 when ``If-Match`` names an old revision. A rejected advance changes nothing.
+    """
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "operator", "answer wait steps")
+    body: models.Advance = await parse(request, models.Advance)
+    state = await run_in_threadpool(visible_task, api, caller, task_id)
+    check_may_answer(api, caller, state, body.step)
+    expected = _revision(if_match)
+    idem = None
+    if key:
+        idem = Idempotency(f"{caller.name}:advance", key,
+                           request_hash(task_id, body.model_dump()))  # fmt: skip
+    try:
+        view = await run_in_threadpool(partial(
+            api.service.advance, task_id, body.step, body.input, actor=caller.name,
+            expected_revision=expected, idempotency=idem,
+        ))  # fmt: skip
+    except (StepNotWaiting, TaskFinished) as exc:
+        now = await run_in_threadpool(api.service.view, task_id)
+        exc.details["task"] = decorate(api, caller, now)
+        raise
+    view = decorate(api, caller, view)
+    return JSONResponse(view, headers=_etag(view))
+
+
+def _revision(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ApiProblem(
+            400,
+            "bad_if_match",
+            'If-Match must be the task\'s ETag, a revision number in quotes such as "7".',
+        )
+    return int(text)
+
+
+@router.post("/{task_id}/cancel", response_model=models.TaskView, responses=models.PROBLEMS)
+async def cancel_task(request: Request, task_id: str) -> dict[str, Any]:
+    """Cancel a task that has not finished (admin)."""
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "admin", "cancel tasks")
+    reason = None
+    if await request.body():
+        reason = (await parse(request, models.Reason)).reason
+    await run_in_threadpool(visible_task, api, caller, task_id)
+    state = await run_in_threadpool(partial(api.service.cancel, task_id, actor=caller.name,
+                                            reason=reason))  # fmt: skip
+    return decorate(api, caller, api.service.view_of(state))
+
+
+@router.post("/{task_id}/retry", response_model=models.TaskView, responses=models.PROBLEMS)
+async def retry_task(request: Request, task_id: str) -> dict[str, Any]:
+    """Resume a FAILED task: failed steps get a new attempt, finished steps stay (admin)."""
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "admin", "retry tasks")
+    await run_in_threadpool(visible_task, api, caller, task_id)
+    state = await run_in_threadpool(partial(api.service.retry, task_id, actor=caller.name))
+    return decorate(api, caller, api.service.view_of(state))
+
+
+@router.get("/{task_id}/events", response_model=models.EventPage, responses=models.PROBLEMS)
+def task_events(
+    request: Request, task_id: str, after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:  # fmt: skip
+    """The audit log: every change, with actor and time, in order."""
+    api, caller = api_of(request), caller_of(request)
+    visible_task(api, caller, task_id)
+    events = api.service.events(task_id, after, limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    return {"events": [e.to_json() for e in events],
+            "next_after": events[-1].seq if more else None}  # fmt: skip
+
+
+@router.get("/{task_id}/artifacts", response_model=list[models.ArtifactView],
+            responses=models.PROBLEMS)  # fmt: skip
+def task_artifacts(request: Request, task_id: str,
+                   all_attempts: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The current artifact of each step (every attempt's with ``all_attempts=true``)."""
+    api, caller = api_of(request), caller_of(request)
+    visible_task(api, caller, task_id)
+    found = api.service.artifacts(task_id, current_only=not all_attempts)
+    return [
+        {**a.ref(), "generation": a.generation, "current": a.current,
+         "created_at": a.created_at, "value": a.value, "meta": a.meta}
+        for a in found
+    ]  # fmt: skip
+
+
+@router.get("/{task_id}/artifacts/{step}", responses=models.PROBLEMS)
+def task_artifact(request: Request, task_id: str, step: str,
+                  attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:  # fmt: skip
+    """A step's artifact itself: its JSON, or its file with its content type (ETag = sha256)."""
+    api, caller = api_of(request), caller_of(request)
+    visible_task(api, caller, task_id)
+    found = api.service.artifacts(task_id, step, current_only=attempt is None)
+    if attempt is not None:
+        found = [a for a in found if a.attempt == attempt]
+    if not found:
+        which = f"attempt {attempt} of step '{step}'" if attempt else f"step '{step}'"
+        raise ApiProblem(404, "artifact_not_found", f"Task {task_id} has no artifact for {which}.")
+    artifact = found[-1]
+    headers = {"ETag": f'"{artifact.sha256}"'}
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    if artifact.kind == "json":
+        return Response(json.dumps(artifact.value, ensure_ascii=False),
+                        media_type=artifact.content_type, headers=headers)  # fmt: skip
+    path = api.service.store.blobs.path(artifact.sha256)  # type: ignore[attr-defined]
+    return StreamingResponse(
+        _file_chunks(path),
+        media_type=artifact.content_type,
+        headers={**headers, "Content-Length": str(artifact.size)},
+    )
+
+
+async def _file_chunks(path: Any) -> AsyncIterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := await run_in_threadpool(fh.read, 64 * 1024):
+            yield chunk
+
+
+@router.get("/{task_id}/stream", responses={200: {"content": {"text/event-stream": {}}}})
+async def task_stream(request: Request, task_id: str,
+                      last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+                      ) -> StreamingResponse:  # fmt: skip
+    """Server-Sent Events: every new event of the task; resumes after ``Last-Event-ID``."""
+    api, caller = api_of(request), caller_of(request)
+    await run_in_threadpool(visible_task, api, caller, task_id)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    return StreamingResponse(
+        _events(request, task_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(request: Request, task_id: str, after: int) -> AsyncIterator[str]:
+    api = api_of(request)
+    idle = 0.0
+    yield "retry: 2000\n\n"
+    while not await request.is_disconnected():
+        events = await run_in_threadpool(api.service.events, task_id, after, 500)
+        for event in events:
+            after = event.seq
+            data = json.dumps(event.to_json(), ensure_ascii=False)
+            yield f"id: {event.seq}\nevent: {event.type.value}\ndata: {data}\n\n"
+        if events:
+            idle = 0.0
+            status = await run_in_threadpool(api.service.status, task_id)
+            if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
+                return
+            continue
+        await asyncio.sleep(SSE_POLL_S)
+        idle += SSE_POLL_S
+        if idle >= SSE_KEEPALIVE_S:
+            idle = 0.0
+            yield ": keep-alive\n\n"
