@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonpatch
 
@@ -40,13 +40,29 @@ def encode_artifact(
     if size > max_size:
         raise ArtifactTooLarge(
             f"The output of step '{step}' is {size} bytes, over the limit of {max_size} bytes.",
-            step=step, size=size, limit=max_size,
-        )  # fmt: skip
+            step=step,
+            size=size,
+            limit=max_size,
+        )
     if size > inline_limit:
-        return NewArtifact(step=step, attempt=0, generation=1, kind="blob", value_text=None,
-                           sha256=put_blob(data), size=size)  # fmt: skip
-    return NewArtifact(step=step, attempt=0, generation=1, kind="json", value_text=text,
-                       sha256=hashlib.sha256(data).hexdigest(), size=size)  # fmt: skip
+        return NewArtifact(
+            step=step,
+            attempt=0,
+            generation=1,
+            kind="blob",
+            value_text=None,
+            sha256=put_blob(data),
+            size=size,
+        )
+    return NewArtifact(
+        step=step,
+        attempt=0,
+        generation=1,
+        kind="json",
+        value_text=text,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=size,
+    )
 
 
 def artifact_ref(artifact: NewArtifact) -> JSONObject:
@@ -59,7 +75,7 @@ def input_meta(prefill: JSONValue, value: JSONValue) -> JSONObject | None:
     if prefill is None:
         return None
     patch = jsonpatch.make_patch(prefill, value).patch
-    return {"prefill": prefill, "patch": patch}
+    return {"prefill": prefill, "patch": cast(JSONValue, patch)}
 
 
 def apply_config_defaults(schema: JSONObject, config: dict[str, Any]) -> dict[str, Any]:

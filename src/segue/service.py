@@ -106,11 +106,15 @@ class Service:
     """Segue's use cases over one store."""
 
     def __init__(
-        self, store: Store, *, handlers: HandlerRegistry | None = None, clock: Clock | None = None,
+        self,
+        store: Store,
+        *,
+        handlers: HandlerRegistry | None = None,
+        clock: Clock | None = None,
         inline_limit_bytes: int = DEFAULT_INLINE_LIMIT_BYTES,
         max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES,
         idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.store = store
         self.handlers = handlers or HandlerRegistry()
         self.clock = clock or SystemClock()
@@ -139,10 +143,13 @@ class Service:
         spec = self.load(text, filename)
         created = self.store.register_pipeline(
             PipelineRecord(
-                name=spec.name, version=spec.version, content_hash=spec.content_hash,
-                source=canonical_json(spec.source), created_at=self._now_iso(),
+                name=spec.name,
+                version=spec.version,
+                content_hash=spec.content_hash,
+                source=canonical_json(spec.source),
+                created_at=self._now_iso(),
             )
-        )  # fmt: skip
+        )
         return spec, created
 
     def register_path(self, path: str | Path) -> list[tuple[PipelineSpec, bool]]:
@@ -192,9 +199,13 @@ class Service:
         return core.task_view(self.spec(state.pipeline, state.version), state)
 
     def list_tasks(
-        self, *, status: str | None = None, pipeline: str | None = None, limit: int = 50,
+        self,
+        *,
+        status: str | None = None,
+        pipeline: str | None = None,
+        limit: int = 50,
         cursor: str | None = None,
-    ) -> TaskPage:  # fmt: skip
+    ) -> TaskPage:
         """Tasks, newest first."""
         return self.store.list_tasks(status=status, pipeline=pipeline, limit=limit, cursor=cursor)
 
@@ -213,10 +224,14 @@ class Service:
     # -- commands ----------------------------------------------------------------------
 
     def start(
-        self, pipeline: str, config: Mapping[str, Any] | None = None, *,
-        version: int | None = None, actor: str | None = None,
+        self,
+        pipeline: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        actor: str | None = None,
         idempotency: Idempotency | None = None,
-    ) -> TaskView:  # fmt: skip
+    ) -> TaskView:
         """Start a task of a registered pipeline (its latest version unless named).
 
         Raises:
@@ -232,8 +247,9 @@ class Service:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:
                 return replayed
-            transition = core.start(compiled.spec, new_task_id(), values, self.clock.now(),
-                                    actor=actor)  # fmt: skip
+            transition = core.start(
+                compiled.spec, new_task_id(), values, self.clock.now(), actor=actor
+            )
             tx.insert_task(transition.state, transition.events)
             self._effects(tx, transition)
             view = core.task_view(compiled.spec, transition.state)
@@ -242,9 +258,15 @@ class Service:
         return view
 
     def advance(
-        self, task_id: str, step: str, value: JSONValue, *, actor: str | None = None,
-        expected_revision: int | None = None, idempotency: Idempotency | None = None,
-    ) -> TaskView:  # fmt: skip
+        self,
+        task_id: str,
+        step: str,
+        value: JSONValue,
+        *,
+        actor: str | None = None,
+        expected_revision: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:
         """Submit a person's input for a waiting step, then let the task go on.
 
         Raises:
@@ -260,17 +282,21 @@ class Service:
             if expected_revision is not None and expected_revision != state.revision:
                 raise RevisionMismatch(
                     f"Task {task_id} is at revision {state.revision}, not {expected_revision}; "
-                    "fetch it again.", task_id=task_id, revision=state.revision,
-                )  # fmt: skip
+                    "fetch it again.",
+                    task_id=task_id,
+                    revision=state.revision,
+                )
             current = state.steps.get(step)
             meta = input_meta(current.prefill, value) if current else None
             artifact = replace(
-                artifact, attempt=max(current.attempt, 1) if current else 1,
+                artifact,
+                attempt=max(current.attempt, 1) if current else 1,
                 generation=current.generation if current else 1,
                 meta_text=canonical_json(meta) if meta else None,
-            )  # fmt: skip
-            command = core.SubmitInput(step=step, input=value, actor=actor,
-                                       artifact=artifact_ref(artifact))  # fmt: skip
+            )
+            command = core.SubmitInput(
+                step=step, input=value, actor=actor, artifact=artifact_ref(artifact)
+            )
             transition = self._apply(tx, state, command, {step: value})
             tx.put_artifact(task_id, artifact, self._now_iso())
             view = self.view_of(transition.state)
@@ -278,8 +304,9 @@ class Service:
         self._notify()
         return view
 
-    def cancel(self, task_id: str, *, actor: str | None = None, reason: str | None = None
-               ) -> TaskState:  # fmt: skip
+    def cancel(
+        self, task_id: str, *, actor: str | None = None, reason: str | None = None
+    ) -> TaskState:
         """Cancel a task that has not finished."""
         return self._command(task_id, core.Cancel(actor=actor, reason=reason))
 
@@ -301,9 +328,13 @@ class Service:
             return self._claim(tx, owner, limit, lease_s)
 
     def report(
-        self, outcomes: Sequence[Outcome], *, owner: str = "", claim: int = 0,
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        owner: str = "",
+        claim: int = 0,
         lease_s: float = DEFAULT_LEASE_S,
-    ) -> tuple[list[bool], list[Job]]:  # fmt: skip
+    ) -> tuple[list[bool], list[Job]]:
         """Record finished step runs, then claim up to ``claim`` more: one transaction.
 
         Returns which outcomes were recorded, and the newly claimed jobs. An
@@ -368,9 +399,11 @@ class Service:
             state = tx.lock_task(claim.task_id)
             step = state.steps.get(claim.step)
             if (
-                state.status.terminal or step is None or step.attempt != claim.attempt
+                state.status.terminal
+                or step is None
+                or step.attempt != claim.attempt
                 or step.status is not core.StepStatus.READY
-            ):  # fmt: skip
+            ):
                 tx.finish_run(claim, "discarded", epoch_ms(now), None)
                 continue
             command = core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
@@ -382,8 +415,15 @@ class Service:
                 for k, v in upstream.items()
                 if compiled.spec.step(k).kind is StepKind.WAIT_USER
             }
-            jobs.append(Job(claim=claim, spec=compiled.spec, config=state.config,
-                            artifacts=upstream, inputs=inputs))  # fmt: skip
+            jobs.append(
+                Job(
+                    claim=claim,
+                    spec=compiled.spec,
+                    config=state.config,
+                    artifacts=upstream,
+                    inputs=inputs,
+                )
+            )
         return jobs
 
     def _prepare(self, outcome: Outcome) -> tuple[Outcome, NewArtifact | None]:
@@ -404,10 +444,12 @@ class Service:
         command: Command
         extra: dict[str, JSONValue] = {}
         if artifact is not None:
-            artifact = replace(artifact, attempt=job.claim.attempt,
-                               generation=state.steps[job.step].generation)  # fmt: skip
-            command = core.CompleteStep(step=job.step, attempt=job.claim.attempt,
-                                        artifact=artifact_ref(artifact))  # fmt: skip
+            artifact = replace(
+                artifact, attempt=job.claim.attempt, generation=state.steps[job.step].generation
+            )
+            command = core.CompleteStep(
+                step=job.step, attempt=job.claim.attempt, artifact=artifact_ref(artifact)
+            )
             extra[job.step] = outcome.output
             status, error_text = "completed", None
         else:
@@ -415,10 +457,13 @@ class Service:
             assert error is not None
             message = (str(error) or type(error).__name__)[:2000]
             command = core.FailStep(
-                step=job.step, attempt=job.claim.attempt, error_type=type(error).__name__,
-                message=message, permanent=outcome.permanent,
+                step=job.step,
+                attempt=job.claim.attempt,
+                error_type=type(error).__name__,
+                message=message,
+                permanent=outcome.permanent,
                 jitter_sample=self._random.random(),
-            )  # fmt: skip
+            )
             status = "failed"
             error_text = canonical_json({"type": type(error).__name__, "message": message})
         try:
@@ -433,14 +478,20 @@ class Service:
             tx.put_artifact(state.id, artifact, isoformat(now) or "")
         return True
 
-    def _apply(self, tx: Tx, state: TaskState, command: Command,
-               extra: Mapping[str, JSONValue] | None = None) -> Transition:  # fmt: skip
+    def _apply(
+        self,
+        tx: Tx,
+        state: TaskState,
+        command: Command,
+        extra: Mapping[str, JSONValue] | None = None,
+    ) -> Transition:
         transition = self._transition(state, command, tx, extra or {})
         self._write(tx, state, transition)
         return transition
 
-    def _transition(self, state: TaskState, command: Command, tx: Tx,
-                    extra: Mapping[str, JSONValue]) -> Transition:  # fmt: skip
+    def _transition(
+        self, state: TaskState, command: Command, tx: Tx, extra: Mapping[str, JSONValue]
+    ) -> Transition:
         """Run the core, reading only the outputs that expressions can need now."""
         compiled = self._compiled(state.pipeline, state.version)
         if isinstance(command, core.CompleteStep | core.SubmitInput):
@@ -466,9 +517,13 @@ class Service:
                 not_before = event.data.get("not_before")
                 moment = parse_iso(not_before) if isinstance(not_before, str) else None
                 generation = state.steps[event.step].generation
-                tx.queue_run(state.id, event.step, event.attempt,
-                             f"{state.id}/{event.step}/{generation}",
-                             epoch_ms(moment) if moment else now_ms)  # fmt: skip
+                tx.queue_run(
+                    state.id,
+                    event.step,
+                    event.attempt,
+                    f"{state.id}/{event.step}/{generation}",
+                    epoch_ms(moment) if moment else now_ms,
+                )
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
 
@@ -482,16 +537,22 @@ class Service:
         if request_hash != idempotency.request_hash:
             raise IdempotencyConflict(
                 f"Idempotency-Key '{idempotency.key}' was already used with a different "
-                "request; use a new key for a new request.", key=idempotency.key,
-            )  # fmt: skip
+                "request; use a new key for a new request.",
+                key=idempotency.key,
+            )
         return json.loads(response)  # type: ignore[no-any-return]
 
     def _remember(self, tx: Tx, idempotency: Idempotency | None, view: TaskView) -> None:
         if idempotency is None:
             return
         now = self.clock.now()
-        tx.remember_response(idempotency.scope, idempotency.key, idempotency.request_hash,
-                             canonical_json(view), isoformat(now) or "")  # fmt: skip
+        tx.remember_response(
+            idempotency.scope,
+            idempotency.key,
+            idempotency.request_hash,
+            canonical_json(view),
+            isoformat(now) or "",
+        )
         if epoch_ms(now) - self._last_purge_ms > 60_000:
             self._last_purge_ms = epoch_ms(now)
             cutoff = now - timedelta(seconds=self.idempotency_ttl_s)
@@ -499,9 +560,12 @@ class Service:
 
     def _encode(self, step: str, value: JSONValue) -> NewArtifact:
         return encode_artifact(
-            step, value, inline_limit=self.inline_limit_bytes,
-            max_size=self.max_artifact_bytes, put_blob=self.store.blobs.put,  # type: ignore[attr-defined]
-        )  # fmt: skip
+            step,
+            value,
+            inline_limit=self.inline_limit_bytes,
+            max_size=self.max_artifact_bytes,
+            put_blob=self.store.blobs.put,  # type: ignore[attr-defined]
+        )
 
     def _notify(self) -> None:
         for listener in self._listeners:

@@ -99,27 +99,33 @@ def test_a_replayed_idempotent_advance_returns_the_same_body(client) -> None:
     assert len(submitted) == 1
 
 
+def answer_at_once(base_url: str, task_id: str, titles: tuple[str, ...]) -> list[httpx.Response]:
+    """Release one thread per title from a barrier; each answers the wait step."""
+    barrier = threading.Barrier(len(titles))
+    results: list[httpx.Response] = []
+
+    def answer(title: str) -> None:
+        with httpx.Client(base_url=base_url, timeout=10) as c:
+            body = {
+                "step": "directory_confirm",
+                "input": {"directory": [{"title": title, "level": 1}]},
+            }
+            barrier.wait()
+            results.append(c.post(f"/tasks/{task_id}/advance", json=body))
+
+    threads = [threading.Thread(target=answer, args=(t,)) for t in titles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_two_concurrent_advances_yield_one_200_and_one_409(client, base_url) -> None:
     """B02: two clients answer at once: exactly one wins, the other sees 409 and the task."""
     for _ in range(10):
         view = start(client)
-        barrier = threading.Barrier(2)
-        results: list[httpx.Response] = []
-
-        def answer(title: str) -> None:
-            with httpx.Client(base_url=base_url, timeout=10) as c:
-                barrier.wait()
-                body = {
-                    "step": "directory_confirm",
-                    "input": {"directory": [{"title": title, "level": 1}]},
-                }
-                results.append(c.post(f"/tasks/{view['id']}/advance", json=body))
-
-        threads = [threading.Thread(target=answer, args=(t,)) for t in ("A", "B")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = answer_at_once(base_url, view["id"], ("A", "B"))
         codes = sorted(r.status_code for r in results)
         assert codes == [200, 409], [r.text for r in results]
         loser = next(r for r in results if r.status_code == 409).json()

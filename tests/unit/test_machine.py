@@ -312,9 +312,12 @@ def test_fan_in_with_review_waits_while_branches_finish() -> None:
     run = Run.begin(FAN_IN, {"with_review": True})
     run.run_step("start")
     assert run.statuses() == {
-        "start": "COMPLETED", "left": "READY", "right": "READY",
-        "review": "WAITING_USER", "join": "PENDING",
-    }  # fmt: skip
+        "start": "COMPLETED",
+        "left": "READY",
+        "right": "READY",
+        "review": "WAITING_USER",
+        "join": "PENDING",
+    }
     run.run_step("left")
     run.run_step("right")
     assert run.state.status is TaskStatus.WAITING_USER
@@ -560,8 +563,11 @@ def test_retry_resumes_only_the_failed_steps() -> None:
     ]
     assert events[0].actor == "op"
     assert run.statuses() == {
-        "root": "COMPLETED", "good": "COMPLETED", "bad": "READY", "after_bad": "PENDING"
-    }  # fmt: skip
+        "root": "COMPLETED",
+        "good": "COMPLETED",
+        "bad": "READY",
+        "after_bad": "PENDING",
+    }
     assert run.state.step("bad").attempt == 2
     assert run.state.error is None
 
@@ -625,9 +631,12 @@ def test_cancel_cancels_open_and_pending_steps() -> None:
     events = run.do(Cancel(actor="op", reason="not needed"))
     assert types(events)[-1] == (EventType.TASK_CANCELLED, None)
     assert run.statuses() == {
-        "start": "COMPLETED", "left": "COMPLETED", "right": "CANCELLED",
-        "review": "CANCELLED", "join": "CANCELLED",
-    }  # fmt: skip
+        "start": "COMPLETED",
+        "left": "COMPLETED",
+        "right": "CANCELLED",
+        "review": "CANCELLED",
+        "join": "CANCELLED",
+    }
     assert run.state.status is TaskStatus.CANCELLED
     assert run.state.error == "not needed"
     assert run.state.step("join").reason == "not needed"

@@ -28,16 +28,25 @@ Errors are RFC 9457 problem+json.
 """
 
 
-def create_app(service: Service, *, tokens: Tokens | None = None, limits: Limits | None = None,
-               workers: int = 0) -> FastAPI:  # fmt: skip
+def create_app(
+    service: Service,
+    *,
+    tokens: Tokens | None = None,
+    limits: Limits | None = None,
+    workers: int = 0,
+) -> FastAPI:
     """The FastAPI app over ``service``, with ``workers`` in-process worker threads."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         pool = [Worker(service, owner=f"{default_owner()}:w{i}") for i in range(workers)]
-        threads = [threading.Thread(target=w.run_forever, args=(stop,), daemon=True,
-                                    name=f"segue-worker-{i}") for i, w in enumerate(pool)]  # fmt: skip
+        threads = [
+            threading.Thread(
+                target=w.run_forever, args=(stop,), daemon=True, name=f"segue-worker-{i}"
+            )
+            for i, w in enumerate(pool)
+        ]
         for thread in threads:
             thread.start()
         try:

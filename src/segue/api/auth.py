@@ -122,6 +122,8 @@ def _entry(entry: object, where: str) -> tuple[str, Caller]:
     pipelines = entry.get("pipelines")
     extra = entry.get("roles") or []
     return digest.lower(), Caller(
-        name=name, role=role, extra_roles=frozenset(map(str, extra)),
+        name=name,
+        role=role,
+        extra_roles=frozenset(map(str, extra)),
         pipelines=frozenset(map(str, pipelines)) if pipelines is not None else None,
-    )  # fmt: skip
+    )

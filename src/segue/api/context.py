@@ -121,6 +121,10 @@ def check_may_answer(api: Api, caller: Caller, state: TaskState, step: str) -> N
     roles = spec.step(step).roles
     waiting = state.steps[step].status is StepStatus.WAITING_USER
     if waiting and not caller.holds(roles):
-        raise ApiProblem(403, "forbidden", f"Step '{step}' may only be answered by "
-                         f"{', '.join(roles)}; token '{caller.name}' holds none of them.",
-                         required_roles=list(roles))  # fmt: skip
+        raise ApiProblem(
+            403,
+            "forbidden",
+            f"Step '{step}' may only be answered by "
+            f"{', '.join(roles)}; token '{caller.name}' holds none of them.",
+            required_roles=list(roles),
+        )

@@ -57,8 +57,9 @@ class StepView(BaseModel):
     id: str
     type: Literal["auto", "wait_user"]
     title: str | None
-    status: Literal["PENDING", "READY", "RUNNING", "WAITING_USER", "COMPLETED", "SKIPPED",
-                    "FAILED", "CANCELLED"]  # fmt: skip
+    status: Literal[
+        "PENDING", "READY", "RUNNING", "WAITING_USER", "COMPLETED", "SKIPPED", "FAILED", "CANCELLED"
+    ]
     attempt: int
     started_at: str | None
     finished_at: str | None

@@ -19,18 +19,36 @@ from segue.store.base import PipelineRecord
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 
-DEFINITION_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "application/json",
-                    "text/plain")  # fmt: skip
+DEFINITION_TYPES = (
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "application/json",
+    "text/plain",
+)
 
 
 def _version(record: PipelineRecord) -> dict[str, Any]:
-    return {"pipeline": record.name, "version": record.version, "hash": record.content_hash,
-            "registered_at": record.created_at}  # fmt: skip
+    return {
+        "pipeline": record.name,
+        "version": record.version,
+        "hash": record.content_hash,
+        "registered_at": record.created_at,
+    }
 
 
-@router.post("", status_code=201, response_model=models.Registered, responses=models.PROBLEMS,
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 t: {"schema": {"type": "string"}} for t in DEFINITION_TYPES}}})  # fmt: skip
+@router.post(
+    "",
+    status_code=201,
+    response_model=models.Registered,
+    responses=models.PROBLEMS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string"}} for t in DEFINITION_TYPES},
+        }
+    },
+)
 async def register_pipeline(request: Request) -> JSONResponse:
     """Register a definition (YAML or JSON): 201 new, 200 identical, 409 changed, 422 invalid."""
     api, caller = api_of(request), caller_of(request)
@@ -48,8 +66,9 @@ async def register_pipeline(request: Request) -> JSONResponse:
             403, "forbidden", f"Token '{caller.name}' may not register pipeline {spec.name}."
         )
     record = api.service.store.get_pipeline(spec.name, spec.version)
-    return JSONResponse({**_version(record), "created": created},
-                        status_code=201 if created else 200)  # fmt: skip
+    return JSONResponse(
+        {**_version(record), "created": created}, status_code=201 if created else 200
+    )
 
 
 @router.get("", response_model=list[models.PipelineVersion])
@@ -69,8 +88,9 @@ def pipeline_versions(request: Request, name: str) -> list[dict[str, Any]]:
     return found
 
 
-@router.get("/{name}/versions/{version}", response_model=models.PipelineDetail,
-            responses=models.PROBLEMS)  # fmt: skip
+@router.get(
+    "/{name}/versions/{version}", response_model=models.PipelineDetail, responses=models.PROBLEMS
+)
 def pipeline_version(request: Request, name: str, version: int) -> dict[str, Any]:
     """One version: its definition, content hash and Mermaid graph."""
     api, caller = api_of(request), caller_of(request)
@@ -78,5 +98,8 @@ def pipeline_version(request: Request, name: str, version: int) -> dict[str, Any
         raise PipelineNotFound(f"No pipeline {name} version {version} is registered.")
     record = api.service.store.get_pipeline(name, version)
     spec = api.service.spec(name, version)
-    return {**_version(record), "definition": json.loads(record.source),
-            "mermaid": to_mermaid(spec)}  # fmt: skip
+    return {
+        **_version(record),
+        "definition": json.loads(record.source),
+        "mermaid": to_mermaid(spec),
+    }

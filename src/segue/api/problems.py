@@ -37,12 +37,13 @@ RESERVED = ("type", "title", "status", "detail")
 def problem(
     status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None
 ) -> JSONResponse:
-    """A problem+json response (extra fields named like the standard ones get a ``task_`` prefix)."""
+    """A problem+json response; extra fields named like standard ones get a ``task_`` prefix."""
     body: dict[str, Any] = {
         (f"task_{k}" if k in RESERVED else k): v for k, v in (extra or {}).items()
     }
-    body.update(type=f"urn:segue:error:{code}", title=code.replace("_", " "), status=status,
-                detail=detail)  # fmt: skip
+    body.update(
+        type=f"urn:segue:error:{code}", title=code.replace("_", " "), status=status, detail=detail
+    )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -73,12 +74,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e.get("loc", ())[1:]),
-             "message": str(e.get("msg"))}
+            {
+                "pointer": "/" + "/".join(str(p) for p in e.get("loc", ())[1:]),
+                "message": str(e.get("msg")),
+            }
             for e in exc.errors()
-        ]  # fmt: skip
-        return problem(422, "request_invalid", "The request's parameters are invalid.",
-                       {"errors": errors})  # fmt: skip
+        ]
+        return problem(
+            422, "request_invalid", "The request's parameters are invalid.", {"errors": errors}
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

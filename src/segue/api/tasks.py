@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from segue.api import models
@@ -36,18 +37,22 @@ SSE_POLL_S = 0.25
 SSE_KEEPALIVE_S = 15.0
 
 
-def _json_body(model: type[models.BaseModel]) -> dict[str, Any]:
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": schema}}}}  # fmt: skip
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _etag(view: dict[str, Any]) -> dict[str, str]:
     return {"ETag": f'"{view["revision"]}"'}
 
 
-@router.post("", status_code=201, response_model=models.TaskView,
-             responses=models.PROBLEMS, openapi_extra=_json_body(models.StartTask))  # fmt: skip
+@router.post(
+    "",
+    status_code=201,
+    response_model=models.TaskView,
+    responses=models.PROBLEMS,
+    openapi_extra=_json_body(models.StartTask),
+)
 async def start_task(request: Request, key: IdempotencyKey = None) -> JSONResponse:
     """Start a task (latest version unless one is named); config is checked and defaulted."""
     api, caller = api_of(request), caller_of(request)
@@ -58,10 +63,16 @@ async def start_task(request: Request, key: IdempotencyKey = None) -> JSONRespon
     idem = None
     if key:
         idem = Idempotency(f"{caller.name}:start", key, request_hash(body.model_dump()))
-    view = await run_in_threadpool(partial(
-        api.service.start, body.pipeline, body.config, version=body.version, actor=caller.name,
-        idempotency=idem,
-    ))  # fmt: skip
+    view = await run_in_threadpool(
+        partial(
+            api.service.start,
+            body.pipeline,
+            body.config,
+            version=body.version,
+            actor=caller.name,
+            idempotency=idem,
+        )
+    )
     view = decorate(api, caller, view)
     headers = {"Location": f"/tasks/{view['id']}", **_etag(view)}
     return JSONResponse(view, status_code=201, headers=headers)
@@ -81,10 +92,17 @@ def list_tasks(
         return {"tasks": [], "next_cursor": None}
     views, next_cursor = [], cursor
     while True:
-        page = api.service.list_tasks(status=status.value if status else None,
-                                      pipeline=pipeline, limit=limit, cursor=next_cursor)  # fmt: skip
-        views += [decorate(api, caller, api.service.view_of(t)) for t in page.tasks
-                  if caller.sees(t.pipeline)]  # fmt: skip
+        page = api.service.list_tasks(
+            status=status.value if status else None,
+            pipeline=pipeline,
+            limit=limit,
+            cursor=next_cursor,
+        )
+        views += [
+            decorate(api, caller, api.service.view_of(t))
+            for t in page.tasks
+            if caller.sees(t.pipeline)
+        ]
         next_cursor = page.next_cursor
         if len(views) >= limit or next_cursor is None or caller.pipelines is None:
             break
@@ -99,10 +117,15 @@ def get_task(request: Request, task_id: str) -> JSONResponse:
     return JSONResponse(view, headers=_etag(view))
 
 
-@router.post("/{task_id}/advance", response_model=models.TaskView, responses=models.PROBLEMS,
-             openapi_extra=_json_body(models.Advance))  # fmt: skip
-async def advance_task(request: Request, task_id: str, key: IdempotencyKey = None,
-                       if_match: IfMatch = None) -> JSONResponse:  # fmt: skip
+@router.post(
+    "/{task_id}/advance",
+    response_model=models.TaskView,
+    responses=models.PROBLEMS,
+    openapi_extra=_json_body(models.Advance),
+)
+async def advance_task(
+    request: Request, task_id: str, key: IdempotencyKey = None, if_match: IfMatch = None
+) -> JSONResponse:
     """Submit a person's input for a waiting step; the backend then pushes the task on.
 
     409 when the step is not waiting (the body carries the task as it is now),
@@ -117,13 +140,19 @@ async def advance_task(request: Request, task_id: str, key: IdempotencyKey = Non
     expected = _revision(if_match)
     idem = None
     if key:
-        idem = Idempotency(f"{caller.name}:advance", key,
-                           request_hash(task_id, body.model_dump()))  # fmt: skip
+        idem = Idempotency(f"{caller.name}:advance", key, request_hash(task_id, body.model_dump()))
     try:
-        view = await run_in_threadpool(partial(
-            api.service.advance, task_id, body.step, body.input, actor=caller.name,
-            expected_revision=expected, idempotency=idem,
-        ))  # fmt: skip
+        view = await run_in_threadpool(
+            partial(
+                api.service.advance,
+                task_id,
+                body.step,
+                body.input,
+                actor=caller.name,
+                expected_revision=expected,
+                idempotency=idem,
+            )
+        )
     except (StepNotWaiting, TaskFinished) as exc:
         now = await run_in_threadpool(api.service.view, task_id)
         exc.details["task"] = decorate(api, caller, now)
@@ -154,8 +183,9 @@ async def cancel_task(request: Request, task_id: str) -> dict[str, Any]:
     if await request.body():
         reason = (await parse(request, models.Reason)).reason
     await run_in_threadpool(visible_task, api, caller, task_id)
-    state = await run_in_threadpool(partial(api.service.cancel, task_id, actor=caller.name,
-                                            reason=reason))  # fmt: skip
+    state = await run_in_threadpool(
+        partial(api.service.cancel, task_id, actor=caller.name, reason=reason)
+    )
     return decorate(api, caller, api.service.view_of(state))
 
 
@@ -171,37 +201,47 @@ async def retry_task(request: Request, task_id: str) -> dict[str, Any]:
 
 @router.get("/{task_id}/events", response_model=models.EventPage, responses=models.PROBLEMS)
 def task_events(
-    request: Request, task_id: str, after: Annotated[int, Query(ge=0)] = 0,
+    request: Request,
+    task_id: str,
+    after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The audit log: every change, with actor and time, in order."""
     api, caller = api_of(request), caller_of(request)
     visible_task(api, caller, task_id)
     events = api.service.events(task_id, after, limit + 1)
     more = len(events) > limit
     events = events[:limit]
-    return {"events": [e.to_json() for e in events],
-            "next_after": events[-1].seq if more else None}  # fmt: skip
+    return {"events": [e.to_json() for e in events], "next_after": events[-1].seq if more else None}
 
 
-@router.get("/{task_id}/artifacts", response_model=list[models.ArtifactView],
-            responses=models.PROBLEMS)  # fmt: skip
-def task_artifacts(request: Request, task_id: str,
-                   all_attempts: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+@router.get(
+    "/{task_id}/artifacts", response_model=list[models.ArtifactView], responses=models.PROBLEMS
+)
+def task_artifacts(
+    request: Request, task_id: str, all_attempts: bool = False
+) -> list[dict[str, Any]]:
     """The current artifact of each step (every attempt's with ``all_attempts=true``)."""
     api, caller = api_of(request), caller_of(request)
     visible_task(api, caller, task_id)
     found = api.service.artifacts(task_id, current_only=not all_attempts)
     return [
-        {**a.ref(), "generation": a.generation, "current": a.current,
-         "created_at": a.created_at, "value": a.value, "meta": a.meta}
+        {
+            **a.ref(),
+            "generation": a.generation,
+            "current": a.current,
+            "created_at": a.created_at,
+            "value": a.value,
+            "meta": a.meta,
+        }
         for a in found
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/{task_id}/artifacts/{step}", responses=models.PROBLEMS)
-def task_artifact(request: Request, task_id: str, step: str,
-                  attempt: Annotated[int | None, Query(ge=1)] = None) -> Response:  # fmt: skip
+def task_artifact(
+    request: Request, task_id: str, step: str, attempt: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
     """A step's artifact itself: its JSON, or its file with its content type (ETag = sha256)."""
     api, caller = api_of(request), caller_of(request)
     visible_task(api, caller, task_id)
@@ -216,8 +256,11 @@ def task_artifact(request: Request, task_id: str, step: str,
     if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(status_code=304, headers=headers)
     if artifact.kind == "json":
-        return Response(json.dumps(artifact.value, ensure_ascii=False),
-                        media_type=artifact.content_type, headers=headers)  # fmt: skip
+        return Response(
+            json.dumps(artifact.value, ensure_ascii=False),
+            media_type=artifact.content_type,
+            headers=headers,
+        )
     path = api.service.store.blobs.path(artifact.sha256)  # type: ignore[attr-defined]
     return StreamingResponse(
         _file_chunks(path),
@@ -233,9 +276,11 @@ async def _file_chunks(path: Any) -> AsyncIterator[bytes]:
 
 
 @router.get("/{task_id}/stream", responses={200: {"content": {"text/event-stream": {}}}})
-async def task_stream(request: Request, task_id: str,
-                      last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-                      ) -> StreamingResponse:  # fmt: skip
+async def task_stream(
+    request: Request,
+    task_id: str,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
     """Server-Sent Events: every new event of the task; resumes after ``Last-Event-ID``."""
     api, caller = api_of(request), caller_of(request)
     await run_in_threadpool(visible_task, api, caller, task_id)

@@ -507,7 +507,8 @@ def serve(
             "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
         )
     engine = Segue.from_settings(settings)
-    for path in [*settings.pipelines, *(pipelines or [])]:
+    paths: list[str | Path] = [*settings.pipelines, *(pipelines or [])]
+    for path in paths:
         for spec, created in engine.service.register_path(path):
             err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
     if not tokens.enabled:

@@ -56,9 +56,15 @@ class Worker:
     """
 
     def __init__(
-        self, service: Service, *, owner: str | None = None, lease_s: float = DEFAULT_LEASE_S,
-        poll_s: float = DEFAULT_POLL_S, batch: int = DEFAULT_BATCH, concurrency: int = 1,
-    ) -> None:  # fmt: skip
+        self,
+        service: Service,
+        *,
+        owner: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        poll_s: float = DEFAULT_POLL_S,
+        batch: int = DEFAULT_BATCH,
+        concurrency: int = 1,
+    ) -> None:
         self.service = service
         self.owner = owner or default_owner()
         self.lease_s = lease_s
@@ -83,8 +89,9 @@ class Worker:
             self._pool.shutdown(wait=True)
             self._pool = None
 
-    def drain(self, until: Callable[[], bool] | None = None, *,
-              stop: threading.Event | None = None) -> None:  # fmt: skip
+    def drain(
+        self, until: Callable[[], bool] | None = None, *, stop: threading.Event | None = None
+    ) -> None:
         """Run steps until ``until()`` is true, ``stop`` is set, or (without ``until``)
         nothing is queued at all. Waits through retry back-offs."""  # noqa: D205,D209
         stop = stop or threading.Event()
@@ -93,8 +100,9 @@ class Worker:
             self._sweep()
             if jobs:
                 outcomes = self.run_batch(jobs)
-                _, jobs = self.service.report(outcomes, owner=self.owner, claim=self.batch,
-                                              lease_s=self.lease_s)  # fmt: skip
+                _, jobs = self.service.report(
+                    outcomes, owner=self.owner, claim=self.batch, lease_s=self.lease_s
+                )
                 continue
             if until is not None and until():
                 return
@@ -130,19 +138,30 @@ class Worker:
         step = job.spec.step(job.step)
         assert step.run is not None
         context = StepContext(
-            task_id=job.claim.task_id, step=job.step, attempt=job.claim.attempt,
-            config=job.config, params=step.params, artifacts=job.artifacts, inputs=job.inputs,
-            idempotency_key=job.claim.idempotency_key, pipeline=job.spec.name,
+            task_id=job.claim.task_id,
+            step=job.step,
+            attempt=job.claim.attempt,
+            config=job.config,
+            params=step.params,
+            artifacts=job.artifacts,
+            inputs=job.inputs,
+            idempotency_key=job.claim.idempotency_key,
+            pipeline=job.spec.name,
             version=job.spec.version,
-        )  # fmt: skip
+        )
         try:
             handler = self.service.handlers.resolve(step.run)
             return Outcome(job=job, output=call_handler(handler, context))
         except PermanentError as exc:
             return Outcome(job=job, error=exc, permanent=True)
         except Exception as exc:
-            log.warning("step failed", task_id=job.claim.task_id, step=job.step,
-                        attempt=job.claim.attempt, error=repr(exc))  # fmt: skip
+            log.warning(
+                "step failed",
+                task_id=job.claim.task_id,
+                step=job.step,
+                attempt=job.claim.attempt,
+                error=repr(exc),
+            )
             return Outcome(job=job, error=exc)
 
     def _idle(self, seconds: float) -> None:

@@ -21,9 +21,22 @@ from segue.types import JSONObject, JSONValue
 
 PIPELINE_FIELDS = ("pipeline", "version", "title", "description", "config", "retry", "steps")
 STEP_FIELDS = (
-    "id", "type", "depends_on", "title", "description", "when", "run", "with",
-    "input_schema", "prefill", "retry", "timeout", "on_timeout", "concurrency", "roles",
-)  # fmt: skip
+    "id",
+    "type",
+    "depends_on",
+    "title",
+    "description",
+    "when",
+    "run",
+    "with",
+    "input_schema",
+    "prefill",
+    "retry",
+    "timeout",
+    "on_timeout",
+    "concurrency",
+    "roles",
+)
 RETRY_FIELDS = ("max_attempts", "backoff", "initial_delay", "max_delay", "jitter")
 ON_TIMEOUT = ("fail", "skip", "use_prefill")
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

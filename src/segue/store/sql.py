@@ -307,9 +307,15 @@ class SqlTx:
         row = _task_row(state)
         cursor = self._run(
             self.sql.update_task,
-            {"b_id": state.id, "b_revision": previous_revision, "status": row["status"],
-             "revision": row["revision"], "state": row["state"], "updated_at": row["updated_at"]},
-        )  # fmt: skip
+            {
+                "b_id": state.id,
+                "b_revision": previous_revision,
+                "status": row["status"],
+                "revision": row["revision"],
+                "state": row["state"],
+                "updated_at": row["updated_at"],
+            },
+        )
         if cursor.rowcount != 1:
             raise InvalidCommand(
                 f"Task {state.id} changed while this change was being made; "
@@ -322,12 +328,24 @@ class SqlTx:
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
         if events:
             prepared = self.sql.insert_event
-            self.cursor.executemany(prepared.sql, [
-                prepared.args({"task_id": task_id, "seq": e.seq, "type": e.type.value,
-                               "step": e.step, "attempt": e.attempt, "actor": e.actor,
-                               "at": isoformat(e.at), "data": dumps(e.data)})
-                for e in events
-            ])  # fmt: skip
+            self.cursor.executemany(
+                prepared.sql,
+                [
+                    prepared.args(
+                        {
+                            "task_id": task_id,
+                            "seq": e.seq,
+                            "type": e.type.value,
+                            "step": e.step,
+                            "attempt": e.attempt,
+                            "actor": e.actor,
+                            "at": isoformat(e.at),
+                            "data": dumps(e.data),
+                        }
+                    )
+                    for e in events
+                ],
+            )
 
     def queue_run(
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
@@ -335,9 +353,15 @@ class SqlTx:
         """Insert a claimable run."""
         self._run(
             self.sql.insert_run,
-            {"task_id": task_id, "step": step, "attempt": attempt, "status": "queued",
-             "idempotency_key": idempotency_key, "not_before_ms": not_before_ms},
-        )  # fmt: skip
+            {
+                "task_id": task_id,
+                "step": step,
+                "attempt": attempt,
+                "status": "queued",
+                "idempotency_key": idempotency_key,
+                "not_before_ms": not_before_ms,
+            },
+        )
 
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
         """Take due queued runs (``FOR UPDATE SKIP LOCKED`` where the backend has it)."""
@@ -347,11 +371,21 @@ class SqlTx:
             token = secrets.token_hex(16)
             self._run(
                 self.sql.take_run,
-                {"b_task": task_id, "b_step": step, "b_attempt": attempt, "owner": owner,
-                 "token": token, "expires": now_ms + lease_ms, "now": now_ms},
-            )  # fmt: skip
-            claims.append(RunClaim(task_id=task_id, step=step, attempt=attempt, token=token,
-                                   idempotency_key=key))  # fmt: skip
+                {
+                    "b_task": task_id,
+                    "b_step": step,
+                    "b_attempt": attempt,
+                    "owner": owner,
+                    "token": token,
+                    "expires": now_ms + lease_ms,
+                    "now": now_ms,
+                },
+            )
+            claims.append(
+                RunClaim(
+                    task_id=task_id, step=step, attempt=attempt, token=token, idempotency_key=key
+                )
+            )
         return claims
 
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
@@ -363,15 +397,24 @@ class SqlTx:
         """Fenced close: only the holder of the current token may finish the run."""
         cursor = self._run(
             self.sql.finish_run,
-            {"b_task": claim.task_id, "b_step": claim.step, "b_attempt": claim.attempt,
-             "b_token": claim.token, "status": status, "now": now_ms, "error": error},
-        )  # fmt: skip
+            {
+                "b_task": claim.task_id,
+                "b_step": claim.step,
+                "b_attempt": claim.attempt,
+                "b_token": claim.token,
+                "status": status,
+                "now": now_ms,
+                "error": error,
+            },
+        )
         return bool(cursor.rowcount == 1)
 
     def close_runs(self, task_id: str, step: str, status: str, now_ms: int) -> None:
         """Close open runs of a step whoever holds them."""
-        self._run(self.sql.close_runs,
-                  {"b_task": task_id, "b_step": step, "status": status, "now": now_ms})  # fmt: skip
+        self._run(
+            self.sql.close_runs,
+            {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
+        )
 
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Make this the step's one current artifact."""
@@ -379,12 +422,21 @@ class SqlTx:
             self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
         self._run(
             self.sql.insert_artifact,
-            {"task_id": task_id, "step": artifact.step, "attempt": artifact.attempt,
-             "generation": artifact.generation, "current": True, "kind": artifact.kind,
-             "value": artifact.value_text, "sha256": artifact.sha256, "size": artifact.size,
-             "content_type": artifact.content_type, "meta": artifact.meta_text,
-             "created_at": created_at},
-        )  # fmt: skip
+            {
+                "task_id": task_id,
+                "step": artifact.step,
+                "attempt": artifact.attempt,
+                "generation": artifact.generation,
+                "current": True,
+                "kind": artifact.kind,
+                "value": artifact.value_text,
+                "sha256": artifact.sha256,
+                "size": artifact.size,
+                "content_type": artifact.content_type,
+                "meta": artifact.meta_text,
+                "created_at": created_at,
+            },
+        )
 
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current values of the named steps' artifacts."""

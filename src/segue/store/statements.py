@@ -27,9 +27,10 @@ class Prepared:
 
     __slots__ = ("defaults", "order", "sql")
 
-    def __init__(self, statement: ClauseElement, dialect: SaDialect,
-                 keys: Sequence[str] | None = None) -> None:  # fmt: skip
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+    def __init__(
+        self, statement: ClauseElement, dialect: SaDialect, keys: Sequence[str] | None = None
+    ) -> None:
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
         self.sql = str(compiled)
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positiontup is not None else None
@@ -63,9 +64,13 @@ class Statements:
         self.update_task = p(
             sa.update(t.tasks)
             .where(tasks.id == b("b_id"), tasks.revision == b("b_revision"))
-            .values(status=b("status"), revision=b("revision"), state=b("state"),
-                    updated_at=b("updated_at"))
-        )  # fmt: skip
+            .values(
+                status=b("status"),
+                revision=b("revision"),
+                state=b("state"),
+                updated_at=b("updated_at"),
+            )
+        )
         self.insert_event = p(sa.insert(t.events), EVENT_COLUMNS)
         self.insert_run = p(sa.insert(t.step_runs), RUN_COLUMNS)
         claim = (
@@ -77,11 +82,19 @@ class Statements:
         self.claim = p(claim.with_for_update(skip_locked=True) if skip_locked else claim)
         self.take_run = p(
             sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   runs.attempt == b("b_attempt"))
-            .values(status="running", lease_owner=b("owner"), lease_token=b("token"),
-                    lease_expires_ms=b("expires"), started_ms=b("now"))
-        )  # fmt: skip
+            .where(
+                runs.task_id == b("b_task"),
+                runs.step == b("b_step"),
+                runs.attempt == b("b_attempt"),
+            )
+            .values(
+                status="running",
+                lease_owner=b("owner"),
+                lease_token=b("token"),
+                lease_expires_ms=b("expires"),
+                started_ms=b("now"),
+            )
+        )
         expired = (
             sa.select(runs.task_id, runs.step, runs.attempt)
             .where(runs.status == "running", runs.lease_expires_ms < b("now"))
@@ -91,17 +104,24 @@ class Statements:
         self.expired = p(expired.with_for_update(skip_locked=True) if skip_locked else expired)
         self.finish_run = p(
             sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   runs.attempt == b("b_attempt"), runs.lease_token == b("b_token"),
-                   runs.status == "running")
+            .where(
+                runs.task_id == b("b_task"),
+                runs.step == b("b_step"),
+                runs.attempt == b("b_attempt"),
+                runs.lease_token == b("b_token"),
+                runs.status == "running",
+            )
             .values(status=b("status"), finished_ms=b("now"), error=b("error"))
-        )  # fmt: skip
+        )
         self.close_runs = p(
             sa.update(t.step_runs)
-            .where(runs.task_id == b("b_task"), runs.step == b("b_step"),
-                   sa.or_(runs.status == "queued", runs.status == "running"))
+            .where(
+                runs.task_id == b("b_task"),
+                runs.step == b("b_step"),
+                sa.or_(runs.status == "queued", runs.status == "running"),
+            )
             .values(status=b("status"), finished_ms=b("now"))
-        )  # fmt: skip
+        )
         self.uncurrent = p(
             sa.update(t.artifacts)
             .where(arts.task_id == b("b_task"), arts.step == b("b_step"), arts.current.is_(True))
@@ -119,19 +139,40 @@ class Statements:
             arts = t.artifacts.c
             self._outputs[count] = self._prepare(
                 sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
-                    arts.task_id == b("task"), arts.current.is_(True),
+                    arts.task_id == b("task"),
+                    arts.current.is_(True),
                     arts.step.in_([b(f"s{i}") for i in range(count)]),
                 )
-            )  # fmt: skip
+            )
         return self._outputs[count]
 
     def _prepare(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> Prepared:
         return Prepared(statement, self._dialect, keys)
 
 
-TASK_COLUMNS = ("id", "pipeline", "version", "status", "revision", "state", "created_at",
-                "updated_at")  # fmt: skip
+TASK_COLUMNS = (
+    "id",
+    "pipeline",
+    "version",
+    "status",
+    "revision",
+    "state",
+    "created_at",
+    "updated_at",
+)
 EVENT_COLUMNS = ("task_id", "seq", "type", "step", "attempt", "actor", "at", "data")
 RUN_COLUMNS = ("task_id", "step", "attempt", "status", "idempotency_key", "not_before_ms")
-ARTIFACT_COLUMNS = ("task_id", "step", "attempt", "generation", "current", "kind", "value",
-                    "sha256", "size", "content_type", "meta", "created_at")  # fmt: skip
+ARTIFACT_COLUMNS = (
+    "task_id",
+    "step",
+    "attempt",
+    "generation",
+    "current",
+    "kind",
+    "value",
+    "sha256",
+    "size",
+    "content_type",
+    "meta",
+    "created_at",
+)
