@@ -21,7 +21,9 @@ class StartTask(Strict):
     """Start a task of a registered pipeline."""
 
     pipeline: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(default=None, ge=1, description="Latest version when absent.")
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Latest version when absent."
+    )
     config: dict[str, JsonValue] | None = Field(
         default=None, description="Task parameters, checked against the pipeline's config schema."
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,7 @@ from segue.spec import to_mermaid
 from segue.store.base import PipelineRecord
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
+MAX_INT = 2**31 - 1
 
 DEFINITION_TYPES = (
     "application/yaml",
@@ -91,7 +92,9 @@ def pipeline_versions(request: Request, name: str) -> list[dict[str, Any]]:
 @router.get(
     "/{name}/versions/{version}", response_model=models.PipelineDetail, responses=models.PROBLEMS
 )
-def pipeline_version(request: Request, name: str, version: int) -> dict[str, Any]:
+def pipeline_version(
+    request: Request, name: str, version: Annotated[int, Path(ge=1, le=MAX_INT)]
+) -> dict[str, Any]:
     """One version: its definition, content hash and Mermaid graph."""
     api, caller = api_of(request), caller_of(request)
     if not caller.sees(name):

@@ -34,6 +34,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
 SSE_POLL_S = 0.25
+MAX_INT = 2**31 - 1
 SSE_KEEPALIVE_S = 15.0
 
 
@@ -84,7 +85,7 @@ def list_tasks(
     status: TaskStatus | None = None,
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
 ) -> dict[str, Any]:
     """Tasks newest first, a page at a time (keyset pagination: stable under inserts)."""
     api, caller = api_of(request), caller_of(request)
@@ -203,7 +204,7 @@ async def retry_task(request: Request, task_id: str) -> dict[str, Any]:
 def task_events(
     request: Request,
     task_id: str,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
     """The audit log: every change, with actor and time, in order."""
@@ -240,7 +241,10 @@ def task_artifacts(
 
 @router.get("/{task_id}/artifacts/{step}", responses=models.PROBLEMS)
 def task_artifact(
-    request: Request, task_id: str, step: str, attempt: Annotated[int | None, Query(ge=1)] = None
+    request: Request,
+    task_id: str,
+    step: str,
+    attempt: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> Response:
     """A step's artifact itself: its JSON, or its file with its content type (ETag = sha256)."""
     api, caller = api_of(request), caller_of(request)
@@ -275,7 +279,10 @@ async def _file_chunks(path: Any) -> AsyncIterator[bytes]:
             yield chunk
 
 
-@router.get("/{task_id}/stream", responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/{task_id}/stream",
+    responses={200: {"content": {"text/event-stream": {}}}, **models.PROBLEMS},
+)
 async def task_stream(
     request: Request,
     task_id: str,

@@ -96,8 +96,10 @@ def build(doc: Document) -> PipelineSpec | None:
             )
         )
     version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        doc.problems.append(doc.problem(("version",), "'version' must be a positive integer"))
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
+        doc.problems.append(
+            doc.problem(("version",), "'version' must be a positive integer below 2^31")
+        )
     config = data.get("config", {"type": "object"})
     if not isinstance(config, dict):
         doc.problems.append(doc.problem(("config",), "'config' must be a JSON Schema object"))
