@@ -202,15 +202,32 @@ def _unreachable(base_url: str, exc: Exception) -> ConnectionFailed:
     )
 
 
+def _unexpected(base_url: str, status: int | None = None) -> ClientError:
+    return ClientError(
+        f"The server at {base_url} answered with something other than Segue's JSON; "
+        "is it a Segue server?",
+        status=status,
+        code="unexpected_answer",
+    )
+
+
 def _json(base_url: str, response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise ClientError(
-            f"The server at {base_url} did not answer with JSON; is it a Segue server?",
-            status=response.status_code,
-            code="not_json",
-        ) from exc
+        raise _unexpected(base_url, response.status_code) from exc
+
+
+def _as_object(base_url: str, value: Any) -> JSONObject:
+    if not isinstance(value, dict):
+        raise _unexpected(base_url)
+    return value
+
+
+def _as_list(base_url: str, value: Any) -> list[JSONObject]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _unexpected(base_url)
+    return value
 
 
 # -- requests (shared by both clients) -------------------------------------------------
@@ -264,7 +281,7 @@ def _key(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}
 
 
-def _list(
+def _list_tasks(
     status: str | None, pipeline: str | None, limit: int | None, cursor: str | None
 ) -> _Request:
     given = {"status": status, "pipeline": pipeline, "limit": limit, "cursor": cursor}
@@ -322,12 +339,9 @@ class _EventStream:
         if not text:
             return None
         try:
-            event = json.loads(text)
+            return _as_object(self.base_url, json.loads(text))
         except ValueError as exc:
-            raise ClientError(
-                f"The server at {self.base_url} sent an event that is not JSON.", code="not_json"
-            ) from exc
-        return event if isinstance(event, dict) else None
+            raise _unexpected(self.base_url) from exc
 
 
 def _setup(base_url: str, token: str | None) -> tuple[str, dict[str, str]]:
@@ -388,7 +402,7 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _send(self, request: _Request) -> Any:
+    def _send(self, request: _Request) -> httpx.Response:
         try:
             response = self._http.request(request.method, request.path, **request.options())
         except httpx.HTTPError as exc:
@@ -397,8 +411,11 @@ class Client:
             raise error_for(response)
         return response
 
-    def _call(self, request: _Request) -> Any:
-        return _json(self.base_url, self._send(request))
+    def _object(self, request: _Request) -> JSONObject:
+        return _as_object(self.base_url, _json(self.base_url, self._send(request)))
+
+    def _list(self, request: _Request) -> list[JSONObject]:
+        return _as_list(self.base_url, _json(self.base_url, self._send(request)))
 
     def register(self, text: str, content_type: str = "application/yaml") -> JSONObject:
         """Register a pipeline definition (YAML or JSON text; needs the admin role).
@@ -413,11 +430,11 @@ class Client:
         """
         body = text.encode("utf-8")
         headers = {"Content-Type": content_type}
-        return self._call(_Request("POST", "/pipelines", content=body, headers=headers))  # type: ignore[no-any-return]
+        return self._object(_Request("POST", "/pipelines", content=body, headers=headers))
 
     def pipelines(self) -> list[JSONObject]:
         """Every registered pipeline version the token may see."""
-        return self._call(_Request("GET", "/pipelines"))  # type: ignore[no-any-return]
+        return self._list(_Request("GET", "/pipelines"))
 
     def start(
         self,
@@ -433,11 +450,11 @@ class Client:
             NotFound: no such pipeline (or version).
             InvalidInput: the config breaks the pipeline's config schema.
         """
-        return self._call(_start(pipeline, config, version, idempotency_key))  # type: ignore[no-any-return]
+        return self._object(_start(pipeline, config, version, idempotency_key))
 
     def get(self, task_id: str) -> JSONObject:
         """The task view: status, current step, the input it needs, every step."""
-        return self._call(_Request("GET", _task(task_id)))  # type: ignore[no-any-return]
+        return self._object(_Request("GET", _task(task_id)))
 
     def advance(
         self,
@@ -456,15 +473,15 @@ class Client:
             PreconditionFailed: the task is no longer at revision ``if_revision``.
             Forbidden: the token may not answer this step.
         """
-        return self._call(_advance(task_id, step, input, idempotency_key, if_revision))  # type: ignore[no-any-return]
+        return self._object(_advance(task_id, step, input, idempotency_key, if_revision))
 
     def cancel(self, task_id: str, reason: str | None = None) -> JSONObject:
         """Cancel a task that has not finished (needs the admin role)."""
-        return self._call(_cancel(task_id, reason))  # type: ignore[no-any-return]
+        return self._object(_cancel(task_id, reason))
 
     def retry(self, task_id: str) -> JSONObject:
         """Resume a FAILED task from its failed steps (needs the admin role)."""
-        return self._call(_Request("POST", _task(task_id, "retry")))  # type: ignore[no-any-return]
+        return self._object(_Request("POST", _task(task_id, "retry")))
 
     def list_tasks(
         self,
@@ -478,21 +495,21 @@ class Client:
 
         Pass ``next_cursor`` back as ``cursor`` for the next page (None: no more).
         """
-        return self._call(_list(status, pipeline, limit, cursor))  # type: ignore[no-any-return]
+        return self._object(_list_tasks(status, pipeline, limit, cursor))
 
     def events(self, task_id: str, after: int = 0) -> list[JSONObject]:
         """Every event of the task after seq ``after``, in order (all pages)."""
         found: list[JSONObject] = []
         cursor: int | None = after
         while cursor is not None:
-            page = self._call(_events(task_id, cursor))
+            page = self._object(_events(task_id, cursor))
             found += page["events"]
             cursor = page["next_after"]
         return found
 
     def artifacts(self, task_id: str, *, all_attempts: bool = False) -> list[JSONObject]:
         """The current artifact of each step (every attempt's with ``all_attempts``)."""
-        return self._call(_artifacts(task_id, all_attempts))  # type: ignore[no-any-return]
+        return self._list(_artifacts(task_id, all_attempts))
 
     def artifact(self, task_id: str, step: str, attempt: int | None = None) -> Any:
         """A step's artifact itself: its JSON value (raw bytes for a non-JSON file).
@@ -566,29 +583,30 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, request: _Request) -> Any:
+    async def _send(self, request: _Request) -> httpx.Response:
         try:
-            response = await self._http.request(
-                request.method, request.path, **request.options()
-            )
+            response = await self._http.request(request.method, request.path, **request.options())
         except httpx.HTTPError as exc:
             raise _unreachable(self.base_url, exc) from exc
         if response.is_error:
             raise error_for(response)
         return response
 
-    async def _call(self, request: _Request) -> Any:
-        return _json(self.base_url, await self._send(request))
+    async def _object(self, request: _Request) -> JSONObject:
+        return _as_object(self.base_url, _json(self.base_url, await self._send(request)))
+
+    async def _list(self, request: _Request) -> list[JSONObject]:
+        return _as_list(self.base_url, _json(self.base_url, await self._send(request)))
 
     async def register(self, text: str, content_type: str = "application/yaml") -> JSONObject:
         """Register a pipeline definition; see :meth:`Client.register`."""
         body = text.encode("utf-8")
         headers = {"Content-Type": content_type}
-        return await self._call(_Request("POST", "/pipelines", content=body, headers=headers))  # type: ignore[no-any-return]
+        return await self._object(_Request("POST", "/pipelines", content=body, headers=headers))
 
     async def pipelines(self) -> list[JSONObject]:
         """Every registered pipeline version the token may see."""
-        return await self._call(_Request("GET", "/pipelines"))  # type: ignore[no-any-return]
+        return await self._list(_Request("GET", "/pipelines"))
 
     async def start(
         self,
@@ -599,11 +617,11 @@ class AsyncClient:
         idempotency_key: str | None = None,
     ) -> JSONObject:
         """Start a task; see :meth:`Client.start`."""
-        return await self._call(_start(pipeline, config, version, idempotency_key))  # type: ignore[no-any-return]
+        return await self._object(_start(pipeline, config, version, idempotency_key))
 
     async def get(self, task_id: str) -> JSONObject:
         """The task view."""
-        return await self._call(_Request("GET", _task(task_id)))  # type: ignore[no-any-return]
+        return await self._object(_Request("GET", _task(task_id)))
 
     async def advance(
         self,
@@ -616,15 +634,15 @@ class AsyncClient:
     ) -> JSONObject:
         """Answer a waiting step; see :meth:`Client.advance`."""
         request = _advance(task_id, step, input, idempotency_key, if_revision)
-        return await self._call(request)  # type: ignore[no-any-return]
+        return await self._object(request)
 
     async def cancel(self, task_id: str, reason: str | None = None) -> JSONObject:
         """Cancel a task that has not finished (needs the admin role)."""
-        return await self._call(_cancel(task_id, reason))  # type: ignore[no-any-return]
+        return await self._object(_cancel(task_id, reason))
 
     async def retry(self, task_id: str) -> JSONObject:
         """Resume a FAILED task from its failed steps (needs the admin role)."""
-        return await self._call(_Request("POST", _task(task_id, "retry")))  # type: ignore[no-any-return]
+        return await self._object(_Request("POST", _task(task_id, "retry")))
 
     async def list_tasks(
         self,
@@ -635,21 +653,21 @@ class AsyncClient:
         cursor: str | None = None,
     ) -> JSONObject:
         """One page of tasks, newest first; see :meth:`Client.list_tasks`."""
-        return await self._call(_list(status, pipeline, limit, cursor))  # type: ignore[no-any-return]
+        return await self._object(_list_tasks(status, pipeline, limit, cursor))
 
     async def events(self, task_id: str, after: int = 0) -> list[JSONObject]:
         """Every event of the task after seq ``after``, in order (all pages)."""
         found: list[JSONObject] = []
         cursor: int | None = after
         while cursor is not None:
-            page = await self._call(_events(task_id, cursor))
+            page = await self._object(_events(task_id, cursor))
             found += page["events"]
             cursor = page["next_after"]
         return found
 
     async def artifacts(self, task_id: str, *, all_attempts: bool = False) -> list[JSONObject]:
         """The current artifact of each step (every attempt's with ``all_attempts``)."""
-        return await self._call(_artifacts(task_id, all_attempts))  # type: ignore[no-any-return]
+        return await self._list(_artifacts(task_id, all_attempts))
 
     async def artifact(self, task_id: str, step: str, attempt: int | None = None) -> Any:
         """A step's artifact itself; see :meth:`Client.artifact`."""
