@@ -16,14 +16,7 @@ Every method returns the API's JSON as plain dicts and lists. Every error is a
     ├── InvalidInput          422  ``.violations``: ``[(pointer, message), ...]``
     └── ServerError           5xx
 
-Example::
-
-    with Client("http://127.0.0.1:8000", token="...") as segue:
-        task = segue.start("doc")
-        view = segue.get(task["id"])
-        if view["status"] == "WAITING_USER":
-            step = view["required_input"]["step"]
-            segue.advance(task["id"], step, view["required_input"]["prefill"])
+The methods are documented with examples in docs/api.md ("Python client").
 """
 
 from __future__ import annotations

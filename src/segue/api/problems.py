@@ -80,8 +80,10 @@ def install(app: FastAPI) -> None:
             }
             for e in exc.errors()
         ]
+        in_body = any(e.get("loc", ("",))[0] == "body" for e in exc.errors())
+        status = 422 if in_body else 400
         return problem(
-            422, "request_invalid", "The request's parameters are invalid.", {"errors": errors}
+            status, "request_invalid", "The request's parameters are invalid.", {"errors": errors}
         )
 
     @app.exception_handler(StarletteHTTPException)
