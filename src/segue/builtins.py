@@ -17,8 +17,9 @@ from segue.runtime.context import StepContext
 
 
 def passthrough(ctx: StepContext) -> dict[str, Any]:
-    """Return ``{"params": …, "upstream": {step: artifact}}``."""
-    return {"params": dict(ctx.params), "upstream": dict(ctx.artifacts)}
+    """Return ``{"params": …, "upstream": {step: artifact}}`` of the direct dependencies."""
+    upstream = {step: ctx.artifacts[step] for step in ctx.depends_on if step in ctx.artifacts}
+    return {"params": dict(ctx.params), "upstream": upstream}
 
 
 def sleep(ctx: StepContext) -> dict[str, Any]:

@@ -19,6 +19,18 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def not_json(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as JSON (NaN, infinities, lone surrogates, cycles,
+    non-JSON types, absurd nesting), or None when it can."""  # noqa: D205,D209
+    try:
+        canonical_json(value).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    except RecursionError:
+        return "it is nested too deeply"
+    return None
+
+
 def request_hash(*parts: Any) -> str:
     """sha256 of the canonical JSON of ``parts`` (for idempotency keys)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -26,7 +38,13 @@ def request_hash(*parts: Any) -> str:
 
 
 def encode_artifact(
-    step: str, value: JSONValue, *, inline_limit: int, max_size: int, put_blob: Any
+    step: str,
+    value: JSONValue,
+    *,
+    inline_limit: int,
+    max_size: int,
+    put_blob: Any,
+    what: str = "output",
 ) -> NewArtifact:
     """The stored form of an output: inline JSON up to ``inline_limit`` bytes, else a blob.
 
@@ -39,7 +57,7 @@ def encode_artifact(
     size = len(data)
     if size > max_size:
         raise ArtifactTooLarge(
-            f"The output of step '{step}' is {size} bytes, over the limit of {max_size} bytes.",
+            f"The {what} of step '{step}' is {size} bytes, over the limit of {max_size} bytes.",
             step=step,
             size=size,
             limit=max_size,

@@ -29,15 +29,18 @@ from segue.encoding import (
     canonical_json,
     encode_artifact,
     input_meta,
+    not_json,
     read_definition,
 )
 from segue.errors import (
     ConfigInvalid,
     IdempotencyConflict,
+    InputInvalid,
     LeaseLost,
     RevisionMismatch,
     TaskFinished,
     UserError,
+    Violation,
 )
 from segue.runtime.clock import Clock, SystemClock, epoch_ms
 from segue.runtime.handlers import HandlerRegistry
@@ -159,7 +162,10 @@ class Service:
         files = (
             sorted(p for p in root.iterdir() if p.suffix in suffixes) if root.is_dir() else [root]
         )
-        return [self.register(read_definition(f), str(f)) for f in files]
+        texts = [(read_definition(f), str(f)) for f in files]
+        for text, name in texts:  # all or nothing: every file loads before one is registered
+            self.load(text, name)
+        return [self.register(text, name) for text, name in texts]
 
     def spec(self, name: str, version: int | None = None) -> PipelineSpec:
         """A registered pipeline version (the latest when ``version`` is None)."""
@@ -238,6 +244,12 @@ class Service:
             PipelineNotFound, ConfigInvalid, IdempotencyConflict.
         """
         compiled = self._compiled(pipeline, version)
+        why = "it is not an object" if not isinstance(config, Mapping | None) else not_json(config)
+        if why is not None:
+            raise ConfigInvalid(
+                f"The config for {pipeline} is not valid JSON: {why}.",
+                [Violation("", f"not JSON: {why}")],
+            )
         values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
         found = violations(compiled.spec.config_schema, values)
         if found:
@@ -273,7 +285,14 @@ class Service:
             TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting, InputInvalid,
             RevisionMismatch, IdempotencyConflict, ArtifactTooLarge. Nothing is written then.
         """
-        artifact = self._encode(step, value)
+        why = not_json(value)
+        if why is not None:
+            raise InputInvalid(
+                f"The input for step '{step}' is not valid JSON: {why}.",
+                [Violation("", f"not JSON: {why}")],
+                step=step,
+            )
+        artifact = self._encode(step, value, what="input")
         with self.store.transaction() as tx:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:
@@ -434,9 +453,11 @@ class Service:
             return outcome, self._encode(outcome.job.step, outcome.output)
         except UserError as exc:
             return replace(outcome, error=exc, permanent=True), None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             error = UserError(f"the output of step '{outcome.job.step}' is not JSON: {exc}")
             return replace(outcome, error=error, permanent=True), None
+        except OSError as exc:  # the blob store could not take it: retry by policy
+            return replace(outcome, error=exc), None
 
     def _record(self, tx: Tx, outcome: Outcome, artifact: NewArtifact | None) -> bool:
         job, now = outcome.job, self.clock.now()
@@ -558,10 +579,11 @@ class Service:
             cutoff = now - timedelta(seconds=self.idempotency_ttl_s)
             tx.forget_responses(isoformat(cutoff) or "")
 
-    def _encode(self, step: str, value: JSONValue) -> NewArtifact:
+    def _encode(self, step: str, value: JSONValue, what: str = "output") -> NewArtifact:
         return encode_artifact(
             step,
             value,
+            what=what,
             inline_limit=self.inline_limit_bytes,
             max_size=self.max_artifact_bytes,
             put_blob=self.store.blobs.put,  # type: ignore[attr-defined]

@@ -139,7 +139,7 @@ def test_bad_config_and_bad_input_are_rejected_with_their_paths(db, shared) -> N
     assert wrong.returncode == 1 and "/approved" in wrong.stderr
     stale = segue("advance", task, "start", "--input", "{}", db=db)
     assert stale.returncode == 1 and "not waiting for input" in stale.stderr
-    assert "it waits for 'review'" in stale.stderr
+    assert "the task waits for 'review'" in stale.stderr
 
 
 def test_a_non_utf8_definition_is_rejected_clearly(db, tmp_path) -> None:

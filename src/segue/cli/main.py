@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -19,6 +22,8 @@ from rich.table import Table
 
 from segue.app import Segue
 from segue.cli import render
+from segue.client import Client, ClientError
+from segue.client import InvalidInput as RemoteInputInvalid
 from segue.core.states import TaskStatus
 from segue.errors import (
     ConfigInvalid,
@@ -26,6 +31,7 @@ from segue.errors import (
     InputInvalid,
     OperatorError,
     PipelineInvalid,
+    Problem,
     UserError,
 )
 from segue.runtime.handlers import HandlerRegistry
@@ -57,12 +63,24 @@ class Options:
 
     database_url: str | None = None
     blob_dir: str | None = None
+    server: str | None = None
+    token: str | None = None
     debug: bool = False
 
     def engine(self) -> Segue:
         """Open the engine these options describe."""
         settings = Settings.from_env(database_url=self.database_url, blob_dir=self.blob_dir)
         return Segue.from_settings(settings)
+
+    @contextmanager
+    def tasks(self) -> Iterator[LocalTasks | RemoteTasks]:
+        """The tasks these options name: on ``--server``, else in the local database."""
+        if self.server:
+            with Client(self.server, self.token) as client:
+                yield RemoteTasks(client)
+        else:
+            with self.engine() as engine:
+                yield LocalTasks(engine)
 
 
 OPTIONS = Options()
@@ -90,10 +108,155 @@ def main_options(
             help="Folder for large artifacts [default: beside the database].",
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="SEGUE_SERVER",
+            show_envvar=True,
+            help="A Segue server's URL: the task and pipeline commands use its HTTP API "
+            "instead of the database (serve ignores it).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SEGUE_TOKEN",
+            show_envvar=True,
+            help="Bearer token for --server (prefer the variable: command lines are visible).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Options for every command."""
     OPTIONS.database_url, OPTIONS.blob_dir, OPTIONS.debug = database_url, blob_dir, debug
+    OPTIONS.server, OPTIONS.token = server, token
+
+
+# -- where the tasks are: a local database, or a server --------------------------------
+
+REMOTE_WAIT_S = 600.0
+"""How long a command waits for a server's workers to bring a task to a stop."""
+
+
+def settled(view: dict[str, Any]) -> bool:
+    """Whether the task waits for a person or has finished."""
+    status = TaskStatus(view["status"])
+    return status is TaskStatus.WAITING_USER or status.terminal
+
+
+class LocalTasks:
+    """What the commands do, on the local database; this process runs the steps."""
+
+    def __init__(self, engine: Segue) -> None:
+        self.engine = engine
+
+    def view(self, task_id: str) -> dict[str, Any]:
+        """The task view."""
+        return self.engine.get(task_id)
+
+    def register(self, text: str, filename: str) -> dict[str, Any]:
+        """Register a definition: ``{pipeline, version, hash, created}``."""
+        spec, created = self.engine.service.register(text, filename)
+        return {
+            "pipeline": spec.name,
+            "version": spec.version,
+            "hash": spec.content_hash,
+            "created": created,
+        }
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        """Every registered version."""
+        return [
+            {
+                "pipeline": r.name,
+                "version": r.version,
+                "hash": r.content_hash,
+                "registered_at": r.created_at,
+            }
+            for r in self.engine.service.pipelines()
+        ]
+
+    def start(self, pipeline: str, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Start a task (its steps run on :meth:`settle`)."""
+        return self.engine.service.start(pipeline, config, version=version)
+
+    def advance(self, task_id: str, step: str, value: JSONValue) -> dict[str, Any]:
+        """Answer a wait step."""
+        return self.engine.service.advance(task_id, step, value, actor="cli")
+
+    def settle(self, task_id: str) -> dict[str, Any]:
+        """Run the task's auto steps here until it waits for a person or ends."""
+        return self.engine.drive(task_id)
+
+    def list_tasks(self, **filters: Any) -> dict[str, Any]:
+        """A page of task views: ``{tasks, next_cursor}``."""
+        page = self.engine.service.list_tasks(**filters)
+        views = [self.engine.service.view_of(t) for t in page.tasks]
+        return {"tasks": views, "next_cursor": page.next_cursor}
+
+    def events(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The event log as plain JSON."""
+        return [e.to_json() for e in self.engine.service.events(task_id, after)]
+
+    def artifacts(self, task_id: str) -> list[dict[str, Any]]:
+        """Current artifacts as plain JSON (blob values are not read)."""
+        return [
+            {**a.ref(), "value": a.value, "created_at": a.created_at}
+            for a in self.engine.service.artifacts(task_id)
+        ]
+
+
+class RemoteTasks:
+    """What the commands do, over a server's HTTP API; its workers run the steps."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def view(self, task_id: str) -> dict[str, Any]:
+        """The task view (with the server's ``allowed_actions`` and ``can_answer``)."""
+        return self.client.get(task_id)
+
+    def register(self, text: str, filename: str) -> dict[str, Any]:
+        """Check the definition here (to name the file in errors), then register it there."""
+        load_pipeline(text, filename)
+        kind = "application/json" if filename.endswith(".json") else "application/yaml"
+        return self.client.register(text, kind)
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        """Every registered version the token may see."""
+        return self.client.pipelines()
+
+    def start(self, pipeline: str, config: dict[str, Any], version: int) -> dict[str, Any]:
+        """Start a task (the server's workers run it)."""
+        return self.client.start(pipeline, config, version=version)
+
+    def advance(self, task_id: str, step: str, value: JSONValue) -> dict[str, Any]:
+        """Answer a wait step."""
+        return self.client.advance(task_id, step, value)
+
+    def settle(self, task_id: str) -> dict[str, Any]:
+        """Poll until the task waits for a person or ends (or :data:`REMOTE_WAIT_S` passes)."""
+        deadline, pause = time.monotonic() + REMOTE_WAIT_S, 0.05
+        view = self.client.get(task_id)
+        while not settled(view) and time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            view = self.client.get(task_id)
+        return view
+
+    def list_tasks(self, **filters: Any) -> dict[str, Any]:
+        """A page of task views: ``{tasks, next_cursor}``."""
+        return self.client.list_tasks(**filters)
+
+    def events(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The event log (every page)."""
+        return self.client.events(task_id, after)
+
+    def artifacts(self, task_id: str) -> list[dict[str, Any]]:
+        """Current artifacts (references, and values when small)."""
+        return self.client.artifacts(task_id)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -143,19 +306,6 @@ def show_task(view: dict[str, Any]) -> None:
     out.print(render.task_panel(view))
     if view.get("required_input"):
         out.print(render.required_input_panel(view["required_input"]))
-
-
-def event_dicts(engine: Segue, task_id: str) -> list[dict[str, Any]]:
-    """The event log as plain JSON."""
-    return [e.to_json() for e in engine.events(task_id)]
-
-
-def artifact_dicts(engine: Segue, task_id: str) -> list[dict[str, Any]]:
-    """Current artifacts as plain JSON (blob values are not read)."""
-    return [
-        {**a.ref(), "value": a.value, "created_at": a.created_at}
-        for a in engine.service.artifacts(task_id)
-    ]
 
 
 # -- commands --------------------------------------------------------------------------
@@ -244,11 +394,11 @@ def run(
         if not sep or not step:
             fail(f"--input '{item}' is not step=@file.json or step={{json}}.")
         answers[step] = read_json_arg(value)
-    with OPTIONS.engine() as engine:
-        spec, _ = engine.service.register(read_definition(file), str(file))
-        task_id = engine.service.start(spec.name, values, version=spec.version)["id"]
+    with OPTIONS.tasks() as tasks:
+        registered = tasks.register(read_definition(file), str(file))
+        task_id = tasks.start(registered["pipeline"], values, registered["version"])["id"]
         interactive = sys.stdin.isatty() and not as_json
-        view = drive_live(engine, task_id, quiet=as_json)
+        view = drive_live(tasks, task_id, quiet=as_json)
         while view["status"] == TaskStatus.WAITING_USER.value:
             required = view["required_input"]
             step = required["step"]
@@ -259,24 +409,25 @@ def run(
             else:
                 break
             try:
-                engine.service.advance(task_id, step, answer, actor="cli")
-            except InputInvalid as exc:
+                tasks.advance(task_id, step, answer)
+            except (InputInvalid, RemoteInputInvalid) as exc:
                 if not interactive:
                     raise
-                for v in exc.violations:
-                    err.print(f"[red]{v.pointer or '/'}[/red]: {v.message}", highlight=False)
+                for pointer, message in violations_of(exc):
+                    err.print(f"[red]{pointer or '/'}[/red]: {message}", highlight=False)
                 continue
-            view = drive_live(engine, task_id, quiet=as_json)
+            view = drive_live(tasks, task_id, quiet=as_json)
         finish(view, as_json)
 
 
-def drive_live(engine: Segue, task_id: str, *, quiet: bool) -> dict[str, Any]:
-    """Drive the task in a thread while a live table shows its steps."""
+def drive_live(tasks: LocalTasks | RemoteTasks, task_id: str, *, quiet: bool) -> dict[str, Any]:
+    """Settle the task in a thread while a live table shows its steps."""
     failure: list[BaseException] = []
+    result: list[dict[str, Any]] = []
 
     def work() -> None:
         try:
-            engine.drive(task_id)
+            result.append(tasks.settle(task_id))
         except BaseException as exc:  # reported in the main thread
             failure.append(exc)
 
@@ -286,17 +437,17 @@ def drive_live(engine: Segue, task_id: str, *, quiet: bool) -> dict[str, Any]:
         thread.join()
     else:
         with Live(
-            render.task_panel(engine.get(task_id)),
+            render.task_panel(tasks.view(task_id)),
             console=out,
             transient=True,
             refresh_per_second=8,
         ) as live:
             while thread.is_alive():
                 thread.join(0.15)
-                live.update(render.task_panel(engine.get(task_id)))
+                live.update(render.task_panel(tasks.view(task_id)))
     if failure:
         raise failure[0]
-    return engine.get(task_id)
+    return result[0]
 
 
 def ask(required: dict[str, Any]) -> JSONValue:
@@ -335,6 +486,11 @@ def finish(view: dict[str, Any], as_json: bool) -> None:
                 f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
                 f"  segue advance {view['id']} {step} --input @answer.json"
             )
+        elif not settled(view):
+            out.print(
+                f"Task {view['id']} is still {view['status']} on the server; "
+                f"see it with: segue tasks show {view['id']}"
+            )
     if view["status"] in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
         raise typer.Exit(1)
 
@@ -347,15 +503,19 @@ def advance(
         str, typer.Option("--input", "-i", help="@file.json, - (stdin) or inline JSON.")
     ],
     no_run: Annotated[
-        bool, typer.Option("--no-run", help="Do not run the next steps here.")
+        bool,
+        typer.Option("--no-run", help="Do not run the next steps here (or wait for the server)."),
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Submit a person's input for a waiting step, then drive the task on."""
     answer = read_json_arg(value)
-    with OPTIONS.engine() as engine:
-        engine.service.advance(task_id, step, answer, actor="cli")
-        view = engine.get(task_id) if no_run else drive_live(engine, task_id, quiet=as_json)
+    with OPTIONS.tasks() as tasks:
+        view = tasks.advance(task_id, step, answer)
+        if not no_run:
+            view = drive_live(tasks, task_id, quiet=as_json)
+        elif isinstance(tasks, LocalTasks):
+            view = tasks.view(task_id)
         finish(view, as_json)
 
 
@@ -370,18 +530,17 @@ def tasks_list(
     """List tasks, newest first."""
     if status is not None and status.upper() not in TaskStatus.__members__:
         fail(f"unknown status '{status}'; use one of {', '.join(TaskStatus.__members__)}.")
-    with OPTIONS.engine() as engine:
-        page = engine.service.list_tasks(
+    with OPTIONS.tasks() as tasks:
+        page = tasks.list_tasks(
             status=status.upper() if status else None, pipeline=pipeline, limit=limit, cursor=cursor
         )
-        views = [engine.service.view_of(t) for t in page.tasks]
     if as_json:
-        print_json({"tasks": views, "next_cursor": page.next_cursor})
+        print_json(page)
         return
     table = Table(box=None, header_style="bold")
     for column in ("id", "pipeline", "status", "current step", "updated"):
         table.add_column(column)
-    for v in views:
+    for v in page["tasks"]:
         table.add_row(
             v["id"],
             f"{v['pipeline']} v{v['version']}",
@@ -390,8 +549,8 @@ def tasks_list(
             v["updated_at"],
         )
     out.print(table)
-    if page.next_cursor:
-        out.print(f"more: segue tasks list --cursor {page.next_cursor}")
+    if page["next_cursor"]:
+        out.print(f"more: segue tasks list --cursor {page['next_cursor']}")
 
 
 @tasks_app.command("show")
@@ -400,10 +559,10 @@ def tasks_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a task: status, current step, required input, steps, artifacts, events."""
-    with OPTIONS.engine() as engine:
-        view = engine.get(task_id)
-        artifacts = artifact_dicts(engine, task_id)
-        events = event_dicts(engine, task_id)
+    with OPTIONS.tasks() as tasks:
+        view = tasks.view(task_id)
+        artifacts = tasks.artifacts(task_id)
+        events = tasks.events(task_id)
     if as_json:
         print_json({**view, "artifacts": artifacts, "events": events})
         return
@@ -421,8 +580,8 @@ def events(
     as_json: JsonFlag = False,
 ) -> None:
     """Print a task's event log."""
-    with OPTIONS.engine() as engine:
-        rows = [e.to_json() for e in engine.service.events(task_id, after)]
+    with OPTIONS.tasks() as tasks:
+        rows = tasks.events(task_id, after)
     if as_json:
         print_json(rows)
     else:
@@ -434,26 +593,26 @@ def pipelines_register(
     paths: Annotated[list[Path], typer.Argument(help="Definition files or folders.")],
 ) -> None:
     """Register definitions (same content again is a no-op; a changed one needs a new version)."""
-    with OPTIONS.engine() as engine:
+    with OPTIONS.tasks() as tasks:
         for path in paths:
-            for spec, created in engine.service.register_path(path):
-                word = "registered" if created else "already registered"
-                out.print(f"{word}: {spec.name} v{spec.version} ({spec.content_hash[:12]})")
+            for file in definition_files(path):
+                done = tasks.register(read_definition(file), str(file))
+                word = "registered" if done["created"] else "already registered"
+                out.print(f"{word}: {done['pipeline']} v{done['version']} ({done['hash'][:12]})")
+
+
+def definition_files(path: Path) -> list[Path]:
+    """The file itself, or every ``*.yaml``/``*.yml``/``*.json`` in a folder."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
 
 
 @pipelines_app.command("list")
 def pipelines_list(as_json: JsonFlag = False) -> None:
     """List registered pipeline versions."""
-    with OPTIONS.engine() as engine:
-        rows: list[dict[str, Any]] = [
-            {
-                "pipeline": r.name,
-                "version": r.version,
-                "hash": r.content_hash,
-                "registered_at": r.created_at,
-            }
-            for r in engine.service.pipelines()
-        ]
+    with OPTIONS.tasks() as tasks:
+        rows = tasks.pipelines()
     if as_json:
         print_json(rows)
         return
@@ -560,6 +719,11 @@ def main() -> None:
             raise
         report(exc)
         sys.exit(next(code for cls, code in EXIT_CODES if isinstance(exc, cls)))
+    except ClientError as exc:
+        if OPTIONS.debug:
+            raise
+        report(exc)
+        sys.exit(1 if exc.status is not None and 400 <= exc.status < 500 else 3)
     except KeyboardInterrupt:
         err.print("aborted.")
         sys.exit(130)
@@ -573,19 +737,35 @@ def main() -> None:
         sys.exit(70)
 
 
-def report(exc: EngineError) -> None:
-    """Print an engine error: the sentence, then its listed problems or violations."""
-    err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+def report(exc: EngineError | ClientError) -> None:
+    """Print an error: the sentence, then its listed problems or violations."""
+    message = exc.message if isinstance(exc, EngineError) else exc.detail
+    err.print(f"[red]error:[/red] {message}", highlight=False)
     if isinstance(exc, PipelineInvalid) and len(exc.problems) > 1:
         for p in exc.problems:
             err.print(f"  {p}", highlight=False)
     if isinstance(exc, InputInvalid | ConfigInvalid) and len(exc.violations) > 1:
         for v in exc.violations:
             err.print(f"  {v.pointer or '/'}: {v.message}", highlight=False)
+    listed = exc.problem.get("errors") if isinstance(exc, ClientError) else None
+    if isinstance(listed, list) and len(listed) > 1:
+        for e in listed:
+            if exc.code == "pipeline_invalid":
+                line = str(Problem(**e))
+            else:
+                line = f"{e.get('pointer') or '/'}: {e.get('message')}"
+            err.print(f"  {line}", highlight=False)
     cause = exc.__cause__
     while OPTIONS.debug and cause is not None:
         err.print(f"  caused by {type(cause).__name__}: {cause}")
         cause = cause.__cause__
+
+
+def violations_of(exc: InputInvalid | RemoteInputInvalid) -> list[tuple[str, str]]:
+    """An input error's ``(pointer, message)`` pairs, from the engine or the server."""
+    if isinstance(exc, InputInvalid):
+        return [(v.pointer, v.message) for v in exc.violations]
+    return exc.violations
 
 
 if __name__ == "__main__":

@@ -191,9 +191,9 @@ def _submit(
     if step.status is not StepStatus.WAITING_USER:
         waiting = [k for k, v in state.steps.items() if v.status is StepStatus.WAITING_USER]
         now = (
-            f"it waits for {', '.join(repr(w) for w in waiting)}"
+            f"the task waits for {', '.join(repr(w) for w in waiting)}"
             if waiting
-            else f"it is {state.status.value} and waits for no input"
+            else f"the task is {state.status.value} and waits for no input"
         )
         raise StepNotWaiting(
             f"Step '{cmd.step}' is {step.status.value}, not waiting for input; {now}.",

@@ -28,6 +28,7 @@ class StepContext:
             external services so an effect happens once.
         pipeline: Name of the pipeline.
         version: Version of the pipeline the task runs.
+        depends_on: The step's direct dependencies (``artifacts`` holds every ancestor).
     """
 
     task_id: str
@@ -40,6 +41,7 @@ class StepContext:
     idempotency_key: str
     pipeline: str
     version: int
+    depends_on: tuple[str, ...] = ()
     log: Any = field(default=None)
 
     @property

@@ -148,6 +148,7 @@ class Worker:
             idempotency_key=job.claim.idempotency_key,
             pipeline=job.spec.name,
             version=job.spec.version,
+            depends_on=step.depends_on,
         )
         try:
             handler = self.service.handlers.resolve(step.run)

@@ -172,6 +172,8 @@ def to_json(value: Any) -> JSONValue:
     """Convert a CEL result into plain JSON types."""
     if value is None:
         return None
+    if isinstance(value, CELEvalError):  # an error inside a list or map literal
+        raise ExpressionError(_eval_message(value))
     if isinstance(value, celtypes.BoolType | bool):
         return bool(value)
     if isinstance(value, celtypes.IntType | celtypes.UintType | int):

@@ -60,12 +60,18 @@ def open_store(
 
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
+    try:
+        engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
+    except ValueError as exc:
+        raise OperatorError(f"{exc} (SEGUE_SQLITE_SYNCHRONOUS).") from exc
     try:
         upgrade(engine)
     except OperatorError:
         raise
     except Exception as exc:
         raise StoreUnavailable(f"Cannot open the database at {url}: {exc}") from exc
-    blobs = BlobStore(blob_dir or default_blob_dir(url))
+    blob_root = Path(blob_dir or default_blob_dir(url))
+    if blob_root.exists() and not blob_root.is_dir():
+        raise OperatorError(f"The blob folder {blob_root} is a file; point --blob-dir at a folder.")
+    blobs = BlobStore(blob_root)
     return SqlStore(engine, blobs, Dialect(lock_rows=False, skip_locked=False), url)

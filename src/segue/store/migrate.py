@@ -52,6 +52,8 @@ def upgrade(engine: Engine) -> None:
             "not know; upgrade Segue (the database was written by a newer one)."
         )
     cfg = _config()
-    with engine.begin() as conn:
+    # The write lock serialises processes that open a new database at the same moment;
+    # the later ones find the schema at head and change nothing.
+    with engine.connect().execution_options(segue_write=True) as conn, conn.begin():
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,0 +1,84 @@
+"""Bad input at every entry point: a clear, typed error, and nothing changed."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+from segue import Segue
+from segue.core.task import EventType
+from segue.errors import ConfigInvalid, InputInvalid, OperatorError, PipelineInvalid
+from tests.conftest import REPO
+
+WAIT = """
+pipeline: w
+version: 1
+config: {type: object, properties: {x: {type: number}}}
+steps:
+  - {id: a, type: auto, depends_on: [], run: segue.builtins:passthrough, with: {v: 1}}
+  - {id: w, type: wait_user, prefill: "{'x': artifacts.a.params.missing}", input_schema: {type: object}}
+"""
+
+
+def test_an_error_inside_a_map_prefill_leaves_the_prefill_empty(engine: Segue) -> None:
+    """A failing field inside a prefill's map is an error, never a string shown to a person."""
+    engine.register(WAIT)
+    view = engine.start("w")
+    assert view["required_input"]["prefill"] is None
+    waiting = next(e for e in engine.events(view["id"]) if e.type is EventType.STEP_WAITING)
+    assert "missing" in str(waiting.data["prefill_error"])
+
+
+@pytest.mark.parametrize("value", [{"v": math.nan}, {"v": math.inf}, {"s": "\ud800"}, {1, 2}])
+def test_input_that_is_not_json_is_invalid_and_changes_nothing(engine: Segue, value) -> None:
+    """NaN, infinities, lone surrogates and non-JSON types are InputInvalid; nothing is written."""
+    engine.register(WAIT)
+    view = engine.start("w")
+    with pytest.raises(InputInvalid, match="not valid JSON"):
+        engine.advance(view["id"], "w", value)
+    assert engine.get(view["id"]) == view
+
+
+@pytest.mark.parametrize("config", [{"x": math.nan}, [1, 2], "x"])
+def test_config_that_is_not_a_json_object_is_invalid(engine: Segue, config) -> None:
+    """A config that is not a JSON object is ConfigInvalid and no task is created."""
+    engine.register(WAIT)
+    with pytest.raises(ConfigInvalid):
+        engine.service.start("w", config)
+    assert engine.service.list_tasks().tasks == []
+
+
+def test_registering_a_folder_is_all_or_nothing(engine: Segue, tmp_path) -> None:
+    """One bad file in a folder registers none of the others."""
+    folder = tmp_path / "defs"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(WAIT)
+    (folder / "z.yaml").write_text("pipeline: z\nversion: 1\nsteps: []\n")
+    with pytest.raises(PipelineInvalid):
+        engine.service.register_path(folder)
+    assert engine.service.pipelines() == []
+
+
+def test_a_blob_folder_that_is_a_file_is_refused_at_open(tmp_path) -> None:
+    """The set-up error comes before anything is written."""
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OperatorError, match="is a file"):
+        Segue(f"sqlite:///{tmp_path / 'x.db'}", blob_dir=tmp_path / "afile")
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path) -> None:
+    """The first migration is serialised: six processes racing on a new file all open it."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = f"from segue import Segue; Segue({url!r}).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in procs]
+    for proc in procs:
+        if proc.stderr:
+            proc.stderr.close()
+    assert [code for code, _ in results] == [0] * 6, results
