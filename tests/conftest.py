@@ -11,7 +11,7 @@ import pytest
 from segue import Segue
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+FIXTURES = REPO / "tests" / "fixtures"
 
 BACKENDS = ["sqlite-file", "sqlite-memory"]
 
@@ -48,6 +48,5 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[Segue]:
 
 @pytest.fixture
 def shared() -> Path:
-    if not SHARED.exists():
-        pytest.skip("the shared folder is not beside the repository")
-    return SHARED
+    """The folder holding ``examples/`` (a copy of the project's shared examples)."""
+    return FIXTURES

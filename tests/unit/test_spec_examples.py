@@ -12,8 +12,7 @@ from segue.errors import PipelineInvalid, Problem
 from segue.runtime.handlers import HandlerRegistry
 from segue.spec import content_hash, load_pipeline, parse_duration
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXAMPLES = SHARED / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "examples"
 INVALID = EXAMPLES / "invalid"
 
 HEAD = "pipeline: p\nversion: 1\nsteps:\n"
