@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +20,7 @@ from segue import Segue
 from segue.api import create_app
 from segue.api.auth import Caller, Tokens, hash_token
 from segue.api.body import Limits
+from tests.conftest import REPO
 
 DOC = """
 pipeline: doc
@@ -96,8 +100,52 @@ def engine(tmp_path: Path) -> Iterator[Segue]:
         yield e
 
 
+@contextmanager
+def serve_process(tmp_path: Path) -> Iterator[str]:
+    """``segue serve`` as a real subprocess on a free loopback port."""
+    definition = tmp_path / "doc.yaml"
+    definition.write_text(DOC)
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "segue.cli.main",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'served.db'}",
+        "serve",
+        "--port",
+        str(port),
+        "--pipelines",
+        str(definition),
+    ]
+    with subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "segue serve did not start"
+                time.sleep(0.05)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture
 def base_url(engine: Segue) -> Iterator[str]:
+    """A real server on loopback, in a thread of this process."""
     with serve(engine) as url:
         yield url
 

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.api.conftest import wait_status
+from segue import Segue
+from tests.api.conftest import serve, serve_process, wait_status
+
+
+@pytest.fixture(params=["thread", "process"])
+def base_url(request: pytest.FixtureRequest, engine: Segue, tmp_path: Path) -> Iterator[str]:
+    """These end-to-end paths run on a server thread and on a real `segue serve` subprocess."""
+    if request.param == "thread":
+        with serve(engine) as url:
+            yield url
+    else:
+        with serve_process(tmp_path) as url:
+            yield url
+
 
 ANSWER = {"directory": [{"title": "Introduction", "level": 1}, {"title": "Body", "level": 2}]}
 
