@@ -412,7 +412,10 @@ def test_empty_steps() -> None:
 
 def test_bad_step_id() -> None:
     """Step ids are identifiers (usable in expressions)."""
-    find(problems_of(HEAD + "  - {id: 1a, type: auto, run: m:f}\n"), "a step 'id' must start")
+    find(
+        problems_of(HEAD + "  - {id: 1a, type: auto, run: m:f}\n"),
+        "a step 'id' must be text that starts",
+    )
 
 
 def test_bad_step_type() -> None:
@@ -579,3 +582,16 @@ def test_parse_duration_accepts(raw: object, seconds: float) -> None:
 def test_parse_duration_rejects(raw: object) -> None:
     """Anything else is not a duration (None), including negatives and booleans."""
     assert parse_duration(raw) is None
+
+
+def test_a_bad_step_type_does_not_hide_the_other_problems() -> None:
+    """One step with an unknown type still lets every other problem be reported."""
+    text = HEAD + (
+        "  - {id: a, type: weird, run: m:f}\n"
+        "  - {id: w, type: wait_user}\n"
+        "  - {id: b, type: auto, depends_on: [nope], run: m:f}\n"
+    )
+    problems = problems_of(text)
+    find(problems, "'type' must be 'auto' or 'wait_user'")
+    find(problems, "wait_user step 'w' has no input_schema")
+    find(problems, "unknown step 'nope'")

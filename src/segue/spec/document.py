@@ -28,6 +28,8 @@ class Document:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    unknown_kind: set[str] = field(default_factory=set)
+    """Steps whose ``type`` is missing or wrong: their kind-specific checks are skipped."""
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
         """Make a problem located at ``path`` (its key when ``at_key``)."""

@@ -106,12 +106,11 @@ def build(doc: Document) -> PipelineSpec | None:
         config = {"type": "object"}
     retry = _retry(doc, data.get("retry"), ("retry",)) or RetryPolicy()
     steps = _steps(doc, data.get("steps"))
-    if doc.problems or steps is None:
+    if steps is None:
         return None
-    assert isinstance(name, str) and isinstance(version, int)
     return PipelineSpec(
-        name=name,
-        version=version,
+        name=name if isinstance(name, str) else "?",
+        version=version if isinstance(version, int) else 0,
         steps=steps,
         title=_text(doc, data, "title", ()),
         description=_text(doc, data, "description", ()),
@@ -134,39 +133,48 @@ def _steps(doc: Document, raw: Any) -> tuple[StepSpec, ...] | None:
             doc.problems.append(
                 doc.problem(path, "each step must be a mapping with 'id' and 'type'")
             )
-            continue
-        step = _step(doc, item, path, previous)
-        if step is not None:
-            steps.append(step)
-            previous = step.id
-        elif isinstance(item.get("id"), str):
-            previous = item["id"]
+            item = {}
+        step = _step(doc, item, path, previous, index)
+        steps.append(step)
+        previous = step.id
     return tuple(steps)
 
 
-def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None) -> StepSpec | None:
-    before = len(doc.problems)
+def _step(
+    doc: Document, item: dict[str, Any], path: Path, previous: str | None, index: int
+) -> StepSpec:
+    """A step; fields with problems get stand-in values so the whole-pipeline checks can
+    still run and report everything else at once."""  # noqa: D205,D209
     _unknown_fields(doc, item, path, STEP_FIELDS)
     step_id = item.get("id")
     if not isinstance(step_id, str) or not ID_PATTERN.match(step_id):
         doc.problems.append(
             doc.problem(
                 (*path, "id"),
-                "a step 'id' must start with a letter or '_' and hold only letters, digits and '_'",
+                "a step 'id' must be text that starts with a letter or '_' and holds only "
+                "letters, digits and '_' (at most 64 characters; quote ids like 'on')",
             )
         )
+        step_id = f"_step{index}"
     kind_raw = item.get("type")
     if kind_raw not in ("auto", "wait_user"):
-        doc.problems.append(doc.problem((*path, "type"), "'type' must be 'auto' or 'wait_user'"))
+        if item:
+            doc.problems.append(
+                doc.problem((*path, "type"), "'type' must be 'auto' or 'wait_user'")
+            )
+        doc.unknown_kind.add(step_id)
+        kind_raw = "auto"
     depends = _depends(doc, item, path, previous)
     params = item.get("with", {})
     if not isinstance(params, dict):
         doc.problems.append(doc.problem((*path, "with"), "'with' must be a mapping of parameters"))
+        params = {}
     schema = item.get("input_schema")
     if schema is not None and not isinstance(schema, dict | bool):
         doc.problems.append(
             doc.problem((*path, "input_schema"), "'input_schema' must be a JSON Schema object")
         )
+        schema = {}
     on_timeout = item.get("on_timeout", "fail")
     if on_timeout not in ON_TIMEOUT:
         doc.problems.append(
@@ -174,6 +182,7 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
                 (*path, "on_timeout"), "'on_timeout' must be one of " + ", ".join(ON_TIMEOUT)
             )
         )
+        on_timeout = "fail"
     concurrency = item.get("concurrency")
     if concurrency is not None and (
         not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
@@ -181,6 +190,7 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
         doc.problems.append(
             doc.problem((*path, "concurrency"), "'concurrency' must be a positive integer")
         )
+        concurrency = None
     roles = item.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
         doc.problems.append(doc.problem((*path, "roles"), "'roles' must be a list of role names"))
@@ -191,9 +201,6 @@ def _step(doc: Document, item: dict[str, Any], path: Path, previous: str | None)
         key: _text(doc, item, key, path)
         for key in ("title", "description", "when", "run", "prefill")
     }
-    if len(doc.problems) > before:
-        return None
-    assert isinstance(step_id, str) and isinstance(kind_raw, str)
     return StepSpec(
         id=step_id,
         kind=StepKind(kind_raw),

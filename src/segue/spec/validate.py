@@ -30,7 +30,8 @@ def check_pipeline(
     ancestors = ancestors_of(spec)
     for index, step in enumerate(spec.steps):
         path: Path = ("steps", index)
-        problems += _kind_fields(step, doc, path)
+        if step.id not in doc.unknown_kind:
+            problems += _kind_fields(step, doc, path)
         if step.input_schema is not None:
             problems += _schema_problems(
                 doc, step.input_schema, (*path, "input_schema"), f"input_schema of step '{step.id}'"
