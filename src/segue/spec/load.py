@@ -170,7 +170,7 @@ def _step(
         doc.problems.append(doc.problem((*path, "with"), "'with' must be a mapping of parameters"))
         params = {}
     schema = item.get("input_schema")
-    if schema is not None and not isinstance(schema, dict | bool):
+    if schema is not None and not isinstance(schema, dict):
         doc.problems.append(
             doc.problem((*path, "input_schema"), "'input_schema' must be a JSON Schema object")
         )
