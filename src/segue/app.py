@@ -116,6 +116,10 @@ class Segue:
                 self._worker.drain(until=settled)
         return self.get(task_id)
 
+    def release(self) -> int:
+        """Give back the leases of steps this engine is running (before a hard stop)."""
+        return self._worker.release() if self._worker is not None else 0
+
     def close(self) -> None:
         """Stop the in-process worker and release the database."""
         if self._worker is not None:

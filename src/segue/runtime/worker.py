@@ -82,6 +82,14 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def release(self) -> int:
+        """Give back every lease this worker holds, so another worker can go on at once.
+
+        For a process about to stop before its handlers finish: their steps run
+        again as new attempts elsewhere (the same idempotency key).
+        """
+        return self.service.store.release_leases(self.owner)
+
     def close(self) -> None:
         """Stop the handler pool and stop listening for commits."""
         self.service.off_change(self._wake.set)

@@ -218,6 +218,9 @@ class Store(Protocol):
     def renew_leases(self, owner: str, tokens: Sequence[str], until_ms: int) -> int:
         """Extend the leases this owner still holds; returns how many were renewed."""
 
+    def release_leases(self, owner: str) -> int:
+        """Let every lease ``owner`` holds run out now; returns how many."""
+
     def read_blob(self, sha256: str) -> bytes:
         """The bytes of a blob artifact."""
 

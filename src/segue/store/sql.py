@@ -263,6 +263,17 @@ class SqlStore:
                 renewed += result.rowcount
         return renewed
 
+    def release_leases(self, owner: str) -> int:
+        """Let the leases of ``owner`` run out now (a worker stopping early)."""
+        runs = t.step_runs.c
+        with self.transaction() as tx:
+            result = tx.conn.execute(
+                sa.update(t.step_runs)
+                .where(runs.lease_owner == owner, runs.status == "running")
+                .values(lease_expires_ms=0)
+            )
+            return int(result.rowcount)
+
     def read_blob(self, sha256: str) -> bytes:
         """Bytes of a blob artifact."""
         return self.blobs.get(sha256)
