@@ -26,14 +26,29 @@ from segue.client import (
     TooLarge,
     Unauthorized,
 )
+from segue.errors import StoreUnavailable
 from tests.api.conftest import DOC, free_port, serve
 
+SLOW = """
+pipeline: slow
+version: 1
+steps:
+  - {id: go, type: wait_user, depends_on: [], input_schema: {type: object}}
+  - {id: nap, type: auto, run: segue.builtins:sleep, with: {seconds: 0.1}}
+"""
 ANSWER = {"directory": [{"title": "Introduction", "level": 1}, {"title": "Body", "level": 2}]}
 
 
 @pytest.fixture
-def segue(base_url: str):
-    with Client(base_url) as c:
+def url(engine):
+    """The threaded server (the engine is shared, so tests can break it on purpose)."""
+    with serve(engine) as found:
+        yield found
+
+
+@pytest.fixture
+def segue(url: str):
+    with Client(url) as c:
         yield c
 
 
@@ -171,16 +186,16 @@ def test_an_oversized_body_is_too_large(engine) -> None:
 
 
 def test_a_server_failure_is_a_server_error(segue, engine, monkeypatch) -> None:
-    """500 is ServerError, with the server's sentence."""
+    """5xx is ServerError, with the server's sentence (here: its database is down)."""
 
-    def broken(*_: object) -> None:
-        raise RuntimeError("boom")
+    def down(**_: object) -> None:
+        raise StoreUnavailable("The database cannot be reached; check the database URL.")
 
-    monkeypatch.setattr(engine.service, "list_tasks", broken)
+    monkeypatch.setattr(engine.service, "list_tasks", down)
     with pytest.raises(ServerError) as failed:
         segue.list_tasks()
-    assert failed.value.status == 500 and failed.value.code == "internal_error"
-    assert "boom" not in failed.value.detail
+    assert (failed.value.status, failed.value.code) == (503, "store_unavailable")
+    assert failed.value.detail == "The database cannot be reached; check the database URL."
 
 
 def test_tokens_go_in_the_authorization_header(authed) -> None:
@@ -227,15 +242,15 @@ def test_errors_survive_pickling(segue) -> None:
     assert copy.problem == missing.value.problem
 
 
-def test_the_stream_yields_events_live_and_resumes(segue, base_url) -> None:
-    """stream() yields each event dict as it happens, ends with the task, and resumes."""
+def test_the_stream_yields_events_live_and_resumes(segue, url) -> None:
+    """stream() yields each event dict as it happens, in order, and resumes after an id."""
     view = waiting(segue, segue.start("doc")["id"])
     stream = segue.stream(view["id"])
     seen = [next(stream)]
     assert seen[0]["seq"] == 1 and seen[0]["type"] == "task_created"
 
     def answer() -> None:
-        with Client(base_url) as other:
+        with Client(url) as other:
             other.advance(view["id"], "directory_confirm", ANSWER)
 
     thread = threading.Thread(target=answer)
@@ -243,11 +258,35 @@ def test_the_stream_yields_events_live_and_resumes(segue, base_url) -> None:
     seen += list(stream)
     thread.join()
     assert [e["seq"] for e in seen] == list(range(1, len(seen) + 1))
-    assert seen[-1]["type"] == "task_completed"
-    resumed = list(segue.stream(view["id"], last_event_id=len(seen) - 1))
-    assert [e["seq"] for e in resumed] == [len(seen)]
+    assert any(e["type"] == "input_submitted" for e in seen)
+    total = len(waiting(segue, view["id"], "COMPLETED") and segue.events(view["id"]))
+    resumed = list(segue.stream(view["id"], last_event_id=total - 1))
+    assert [(e["seq"], e["type"]) for e in resumed] == [(total, "task_completed")]
     with pytest.raises(NotFound):
         next(segue.stream("nope"))
+
+
+@pytest.mark.xfail(
+    reason="server bug: the stream checks the status after reading a batch of events and "
+    "ends on COMPLETED without the events written in between (api/tasks.py _events)",
+    strict=True,
+)
+def test_a_live_stream_ends_with_the_last_event(segue, engine, monkeypatch) -> None:
+    """A stream opened before the task finishes still delivers task_completed."""
+    engine.register(SLOW)
+    status = engine.service.status
+
+    def slow_status(task_id: str):
+        time.sleep(1.0)  # the task completes between the stream's events read and this one
+        return status(task_id)
+
+    view = waiting(segue, segue.start("slow")["id"])
+    monkeypatch.setattr(engine.service, "status", slow_status)
+    stream = segue.stream(view["id"])
+    assert next(stream)["seq"] == 1
+    segue.advance(view["id"], "go", {})
+    seen = list(stream)
+    assert seen[-1]["type"] == "task_completed"
 
 
 def test_a_stream_left_early_closes_its_connection(segue) -> None:
@@ -259,15 +298,17 @@ def test_a_stream_left_early_closes_its_connection(segue) -> None:
     assert segue.get(view["id"])["status"] == "WAITING_USER"
 
 
-def test_the_async_client_mirrors_the_sync_one(base_url) -> None:
+def test_the_async_client_mirrors_the_sync_one(url) -> None:
     """AsyncClient: start, advance, stream to the end, events, artifacts and typed errors."""
 
     async def scenario() -> None:
-        async with AsyncClient(base_url) as segue:
+        async with AsyncClient(url) as segue:
             task = (await segue.start("doc"))["id"]
             while (view := await segue.get(task))["status"] != "WAITING_USER":
                 await asyncio.sleep(0.02)
             await segue.advance(task, "directory_confirm", ANSWER, idempotency_key="a")
+            while (await segue.get(task))["status"] != "COMPLETED":
+                await asyncio.sleep(0.02)
             streamed = [e async for e in segue.stream(task)]
             assert streamed[-1]["type"] == "task_completed"
             assert streamed == await segue.events(task)

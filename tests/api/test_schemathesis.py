@@ -9,12 +9,11 @@ of examples bounded, so the run is deterministic and short.
 from __future__ import annotations
 
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from segue import Segue
 from tests.api.conftest import serve
-
 
 EXAMPLES_PER_OPERATION = 30
 # "Schema-valid data is accepted" cannot hold here and is left out: an input can match

@@ -37,7 +37,7 @@ from segue.errors import (
 from segue.runtime.handlers import HandlerRegistry
 from segue.service import read_definition
 from segue.settings import Settings
-from segue.spec import load_pipeline, to_dot, to_mermaid
+from segue.spec import PipelineSpec, load_pipeline, to_dot, to_mermaid
 from segue.types import JSONValue
 
 app = typer.Typer(
@@ -158,13 +158,11 @@ class LocalTasks:
 
     def register(self, text: str, filename: str) -> dict[str, Any]:
         """Register a definition: ``{pipeline, version, hash, created}``."""
-        spec, created = self.engine.service.register(text, filename)
-        return {
-            "pipeline": spec.name,
-            "version": spec.version,
-            "hash": spec.content_hash,
-            "created": created,
-        }
+        return _registered(*self.engine.service.register(text, filename))
+
+    def register_path(self, path: Path) -> list[dict[str, Any]]:
+        """Register a file, or a folder's definitions (all or nothing)."""
+        return [_registered(*found) for found in self.engine.service.register_path(path)]
 
     def pipelines(self) -> list[dict[str, Any]]:
         """Every registered version."""
@@ -208,6 +206,15 @@ class LocalTasks:
         ]
 
 
+def _registered(spec: PipelineSpec, created: bool) -> dict[str, Any]:
+    return {
+        "pipeline": spec.name,
+        "version": spec.version,
+        "hash": spec.content_hash,
+        "created": created,
+    }
+
+
 class RemoteTasks:
     """What the commands do, over a server's HTTP API; its workers run the steps."""
 
@@ -220,9 +227,22 @@ class RemoteTasks:
 
     def register(self, text: str, filename: str) -> dict[str, Any]:
         """Check the definition here (to name the file in errors), then register it there."""
-        load_pipeline(text, filename)
-        kind = "application/json" if filename.endswith(".json") else "application/yaml"
-        return self.client.register(text, kind)
+        return self.register_texts([(text, filename)])[0]
+
+    def register_path(self, path: Path) -> list[dict[str, Any]]:
+        """Register a file, or a folder's definitions (each checked here before any is sent)."""
+        return self.register_texts([(read_definition(f), str(f)) for f in definition_files(path)])
+
+    def register_texts(self, texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Check every ``(text, filename)`` here, then send them one by one."""
+        for text, filename in texts:
+            load_pipeline(text, filename)
+        return [
+            self.client.register(
+                text, "application/json" if name.endswith(".json") else "application/yaml"
+            )
+            for text, name in texts
+        ]
 
     def pipelines(self) -> list[dict[str, Any]]:
         """Every registered version the token may see."""
@@ -595,8 +615,7 @@ def pipelines_register(
     """Register definitions (same content again is a no-op; a changed one needs a new version)."""
     with OPTIONS.tasks() as tasks:
         for path in paths:
-            for file in definition_files(path):
-                done = tasks.register(read_definition(file), str(file))
+            for done in tasks.register_path(path):
                 word = "registered" if done["created"] else "already registered"
                 out.print(f"{word}: {done['pipeline']} v{done['version']} ({done['hash'][:12]})")
 
@@ -748,7 +767,8 @@ def report(exc: EngineError | ClientError) -> None:
         for v in exc.violations:
             err.print(f"  {v.pointer or '/'}: {v.message}", highlight=False)
     listed = exc.problem.get("errors") if isinstance(exc, ClientError) else None
-    if isinstance(listed, list) and len(listed) > 1:
+    generic = isinstance(exc, ClientError) and exc.code == "request_invalid"
+    if isinstance(listed, list) and (len(listed) > 1 or generic):
         for e in listed:
             if exc.code == "pipeline_invalid":
                 line = str(Problem(**e))
