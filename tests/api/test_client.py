@@ -266,11 +266,6 @@ def test_the_stream_yields_events_live_and_resumes(segue, url) -> None:
         next(segue.stream("nope"))
 
 
-@pytest.mark.xfail(
-    reason="server bug: the stream checks the status after reading a batch of events and "
-    "ends on COMPLETED without the events written in between (api/tasks.py _events)",
-    strict=True,
-)
 def test_a_live_stream_ends_with_the_last_event(segue, engine, monkeypatch) -> None:
     """A stream opened before the task finishes still delivers task_completed."""
     engine.register(SLOW)

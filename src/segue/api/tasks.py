@@ -34,6 +34,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=40)]
 SSE_POLL_S = 0.25
+SSE_BATCH = 500
 MAX_INT = 2**31 - 1
 SSE_KEEPALIVE_S = 15.0
 
@@ -304,16 +305,18 @@ async def _events(request: Request, task_id: str, after: int) -> AsyncIterator[s
     idle = 0.0
     yield "retry: 2000\n\n"
     while not await request.is_disconnected():
-        events = await run_in_threadpool(api.service.events, task_id, after, 500)
+        # Status first: if the task had finished before this read of the events, the
+        # batch holds its last event, and the stream may end after sending it.
+        status = await run_in_threadpool(api.service.status, task_id)
+        events = await run_in_threadpool(api.service.events, task_id, after, SSE_BATCH)
         for event in events:
             after = event.seq
             data = json.dumps(event.to_json(), ensure_ascii=False)
             yield f"id: {event.seq}\nevent: {event.type.value}\ndata: {data}\n\n"
+        if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) and len(events) < SSE_BATCH:
+            return
         if events:
             idle = 0.0
-            status = await run_in_threadpool(api.service.status, task_id)
-            if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
-                return
             continue
         await asyncio.sleep(SSE_POLL_S)
         idle += SSE_POLL_S
