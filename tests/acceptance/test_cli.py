@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from segue import Segue
 from tests.conftest import REPO
 
 
@@ -29,7 +30,10 @@ def segue(*args: str, db: Path, stdin: str | None = None) -> subprocess.Complete
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "cli.db"
+    """A database file that exists (read-only commands refuse to create one)."""
+    path = tmp_path / "cli.db"
+    Segue(f"sqlite:///{path}").close()
+    return path
 
 
 def test_validate_accepts_a_good_file_and_names_every_problem_of_bad_ones(db, shared) -> None:
@@ -148,3 +152,102 @@ def test_a_non_utf8_definition_is_rejected_clearly(db, tmp_path) -> None:
     path.write_bytes("pipeline: café\n".encode("latin-1"))
     result = segue("validate", str(path), db=db)
     assert result.returncode == 1 and "not UTF-8" in result.stdout
+
+
+SLOW = """
+pipeline: slow
+version: 1
+steps:
+  - {id: a, type: auto, depends_on: [], run: segue.builtins:sleep, with: {seconds: 3}}
+  - {id: b, type: auto, run: segue.builtins:passthrough}
+"""
+
+
+def test_sigterm_gives_the_lease_back_and_drive_goes_on_at_once(db, tmp_path) -> None:
+    """An interrupted run says how to go on; `segue drive` re-runs the step without waiting."""
+    import signal
+    import time
+
+    definition = tmp_path / "slow.yaml"
+    definition.write_text(SLOW)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SEGUE_DATABASE_URL": f"sqlite:///{db}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segue.cli.main", "run", str(definition)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert "segue drive" in stderr
+    task = json.loads(segue("tasks", "list", "--json", db=db).stdout)["tasks"][0]["id"]
+    assert f"segue drive {task}" in stderr
+    started = time.monotonic()
+    drive = segue("drive", task, "--json", db=db)
+    assert json.loads(drive.stdout)["status"] == "COMPLETED"
+    assert time.monotonic() - started < 20  # not the 30 s lease
+    steps = {s["id"]: s for s in json.loads(drive.stdout)["steps"]}
+    assert steps["a"]["attempt"] == 2
+
+
+def test_retry_and_cancel_from_the_cli(db, tmp_path, counters) -> None:
+    """`segue retry` resumes a FAILED task; `segue cancel` ends one; both refuse finished ones."""
+    definition = tmp_path / "flaky.yaml"
+    definition.write_text("""
+pipeline: flaky
+version: 1
+steps:
+  - {id: a, type: auto, depends_on: [], run: "tests.support.handlers:t", with: {ops: [{fail_while: BROKEN}]}}
+  - {id: w, type: wait_user, input_schema: {type: object}}
+""")
+    (counters / "BROKEN").touch()
+    failed = segue("run", str(definition), "--json", db=db)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["status"] == "FAILED"
+    task = json.loads(failed.stdout)["id"]
+    (counters / "BROKEN").unlink()
+    retried = segue("retry", task, "--json", db=db)
+    assert json.loads(retried.stdout)["status"] == "WAITING_USER"
+    cancelled = segue("cancel", task, "--reason", "not needed", "--json", db=db)
+    assert json.loads(cancelled.stdout)["status"] == "CANCELLED"
+    again = segue("cancel", task, db=db)
+    assert again.returncode == 1 and "CANCELLED" in again.stderr
+
+
+def test_read_only_commands_do_not_create_a_database(db, tmp_path) -> None:
+    """A mistyped database path is an error, not a new empty database."""
+    missing = tmp_path / "nope" / "x.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segue.cli.main",
+            "--database-url",
+            f"sqlite:///{missing}",
+            "tasks",
+            "list",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3 and "there is no database" in result.stderr
+    assert not missing.parent.exists()
+    memory = segue("--database-url", "sqlite://", "tasks", "list", db=db)
+    assert memory.returncode == 3 and "names no file" in memory.stderr
+
+
+def test_run_checks_its_answers_before_starting_anything(db, shared) -> None:
+    """--input for a step that is not a wait step, or that breaks its schema, starts no task."""
+    fan_in = str(shared / "examples/fan_in.yaml")
+    unknown = segue("run", fan_in, "-i", "nosuch={}", db=db)
+    assert unknown.returncode == 1 and "not a wait step" in unknown.stderr
+    wrong = segue("run", fan_in, "-c", "with_review=true", "-i", 'review={"approved": 3}', db=db)
+    assert wrong.returncode == 1 and "/approved" in wrong.stderr
+    assert json.loads(segue("tasks", "list", "--json", db=db).stdout)["tasks"] == []

@@ -7,11 +7,13 @@ Errors are one sentence on stderr and a non-zero exit code (1: your input,
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -20,10 +22,13 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from segue import logs
 from segue.app import Segue
 from segue.cli import render
+from segue.cli.tasks import LocalTasks, RemoteTasks, settled
 from segue.client import Client, ClientError
 from segue.client import InvalidInput as RemoteInputInvalid
+from segue.core.schemas import check_input
 from segue.core.states import TaskStatus
 from segue.errors import (
     ConfigInvalid,
@@ -37,7 +42,7 @@ from segue.errors import (
 from segue.runtime.handlers import HandlerRegistry
 from segue.service import read_definition
 from segue.settings import Settings
-from segue.spec import PipelineSpec, load_pipeline, to_dot, to_mermaid
+from segue.spec import PipelineSpec, StepKind, load_pipeline, to_dot, to_mermaid
 from segue.types import JSONValue
 
 app = typer.Typer(
@@ -66,21 +71,65 @@ class Options:
     server: str | None = None
     token: str | None = None
     debug: bool = False
+    current: LocalTasks | RemoteTasks | None = None
+    """The tasks a command works on, so an interrupt can give leases back."""
+    task_id: str | None = None
+    """The task a command works on, so an interrupt can say how to go on."""
 
-    def engine(self) -> Segue:
-        """Open the engine these options describe."""
+    def engine(self, *, create: bool = True) -> Segue:
+        """Open the engine these options describe.
+
+        A CLI database must be a file (an in-memory one would vanish with the
+        command); commands that only read refuse to create one.
+        """
         settings = Settings.from_env(database_url=self.database_url, blob_dir=self.blob_dir)
+        path = sqlite_path(settings.database_url)
+        if path == "":
+            fail(
+                f"the database URL {settings.database_url} names no file; the CLI needs one "
+                "(such as sqlite:///segue.db).",
+                3,
+            )
+        if path is not None and not create and not Path(path).exists():
+            fail(f"there is no database at {path}; check --database-url (SEGUE_DATABASE_URL).", 3)
         return Segue.from_settings(settings)
 
     @contextmanager
-    def tasks(self) -> Iterator[LocalTasks | RemoteTasks]:
+    def tasks(self, *, create: bool = True) -> Iterator[LocalTasks | RemoteTasks]:
         """The tasks these options name: on ``--server``, else in the local database."""
-        if self.server:
-            with Client(self.server, self.token) as client:
-                yield RemoteTasks(client)
-        else:
-            with self.engine() as engine:
-                yield LocalTasks(engine)
+        with ExitStack() as stack:
+            if self.server:
+                client = stack.enter_context(Client(self.server, self.token))
+                self.current = RemoteTasks(client)
+            else:
+                self.current = LocalTasks(stack.enter_context(self.engine(create=create)))
+            try:
+                yield self.current
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now, not after closing
+                interrupted()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from segue import __version__
+
+        out.print(f"segue {__version__}")
+        raise typer.Exit(0)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file a SQLite URL names ("" for an in-memory database), or None for other URLs."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    return "" if database in ("", ":memory:") else database
 
 
 OPTIONS = Options()
@@ -96,7 +145,7 @@ def main_options(
             "--database-url",
             envvar="SEGUE_DATABASE_URL",
             show_envvar=True,
-            help="Database URL [default: sqlite:///./segue.db].",
+            help="Database URL (default sqlite:///./segue.db).",
         ),
     ] = None,
     blob_dir: Annotated[
@@ -105,7 +154,7 @@ def main_options(
             "--blob-dir",
             envvar="SEGUE_BLOB_DIR",
             show_envvar=True,
-            help="Folder for large artifacts [default: beside the database].",
+            help="Folder for large artifacts (default: beside the database).",
         ),
     ] = None,
     server: Annotated[
@@ -128,155 +177,19 @@ def main_options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Segue's version and exit.",
+            is_eager=True,
+            callback=lambda value: _print_version(value),
+        ),
+    ] = False,
 ) -> None:
-    """Options for every command."""
+    """Options for every command (they go before the command's name)."""
     OPTIONS.database_url, OPTIONS.blob_dir, OPTIONS.debug = database_url, blob_dir, debug
     OPTIONS.server, OPTIONS.token = server, token
-
-
-# -- where the tasks are: a local database, or a server --------------------------------
-
-REMOTE_WAIT_S = 600.0
-"""How long a command waits for a server's workers to bring a task to a stop."""
-
-
-def settled(view: dict[str, Any]) -> bool:
-    """Whether the task waits for a person or has finished."""
-    status = TaskStatus(view["status"])
-    return status is TaskStatus.WAITING_USER or status.terminal
-
-
-class LocalTasks:
-    """What the commands do, on the local database; this process runs the steps."""
-
-    def __init__(self, engine: Segue) -> None:
-        self.engine = engine
-
-    def view(self, task_id: str) -> dict[str, Any]:
-        """The task view."""
-        return self.engine.get(task_id)
-
-    def register(self, text: str, filename: str) -> dict[str, Any]:
-        """Register a definition: ``{pipeline, version, hash, created}``."""
-        return _registered(*self.engine.service.register(text, filename))
-
-    def register_path(self, path: Path) -> list[dict[str, Any]]:
-        """Register a file, or a folder's definitions (all or nothing)."""
-        return [_registered(*found) for found in self.engine.service.register_path(path)]
-
-    def pipelines(self) -> list[dict[str, Any]]:
-        """Every registered version."""
-        return [
-            {
-                "pipeline": r.name,
-                "version": r.version,
-                "hash": r.content_hash,
-                "registered_at": r.created_at,
-            }
-            for r in self.engine.service.pipelines()
-        ]
-
-    def start(self, pipeline: str, config: dict[str, Any], version: int) -> dict[str, Any]:
-        """Start a task (its steps run on :meth:`settle`)."""
-        return self.engine.service.start(pipeline, config, version=version)
-
-    def advance(self, task_id: str, step: str, value: JSONValue) -> dict[str, Any]:
-        """Answer a wait step."""
-        return self.engine.service.advance(task_id, step, value, actor="cli")
-
-    def settle(self, task_id: str) -> dict[str, Any]:
-        """Run the task's auto steps here until it waits for a person or ends."""
-        return self.engine.drive(task_id)
-
-    def list_tasks(self, **filters: Any) -> dict[str, Any]:
-        """A page of task views: ``{tasks, next_cursor}``."""
-        page = self.engine.service.list_tasks(**filters)
-        views = [self.engine.service.view_of(t) for t in page.tasks]
-        return {"tasks": views, "next_cursor": page.next_cursor}
-
-    def events(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """The event log as plain JSON."""
-        return [e.to_json() for e in self.engine.service.events(task_id, after)]
-
-    def artifacts(self, task_id: str) -> list[dict[str, Any]]:
-        """Current artifacts as plain JSON (blob values are not read)."""
-        return [
-            {**a.ref(), "value": a.value, "created_at": a.created_at}
-            for a in self.engine.service.artifacts(task_id)
-        ]
-
-
-def _registered(spec: PipelineSpec, created: bool) -> dict[str, Any]:
-    return {
-        "pipeline": spec.name,
-        "version": spec.version,
-        "hash": spec.content_hash,
-        "created": created,
-    }
-
-
-class RemoteTasks:
-    """What the commands do, over a server's HTTP API; its workers run the steps."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def view(self, task_id: str) -> dict[str, Any]:
-        """The task view (with the server's ``allowed_actions`` and ``can_answer``)."""
-        return self.client.get(task_id)
-
-    def register(self, text: str, filename: str) -> dict[str, Any]:
-        """Check the definition here (to name the file in errors), then register it there."""
-        return self.register_texts([(text, filename)])[0]
-
-    def register_path(self, path: Path) -> list[dict[str, Any]]:
-        """Register a file, or a folder's definitions (each checked here before any is sent)."""
-        return self.register_texts([(read_definition(f), str(f)) for f in definition_files(path)])
-
-    def register_texts(self, texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Check every ``(text, filename)`` here, then send them one by one."""
-        for text, filename in texts:
-            load_pipeline(text, filename)
-        return [
-            self.client.register(
-                text, "application/json" if name.endswith(".json") else "application/yaml"
-            )
-            for text, name in texts
-        ]
-
-    def pipelines(self) -> list[dict[str, Any]]:
-        """Every registered version the token may see."""
-        return self.client.pipelines()
-
-    def start(self, pipeline: str, config: dict[str, Any], version: int) -> dict[str, Any]:
-        """Start a task (the server's workers run it)."""
-        return self.client.start(pipeline, config, version=version)
-
-    def advance(self, task_id: str, step: str, value: JSONValue) -> dict[str, Any]:
-        """Answer a wait step."""
-        return self.client.advance(task_id, step, value)
-
-    def settle(self, task_id: str) -> dict[str, Any]:
-        """Poll until the task waits for a person or ends (or :data:`REMOTE_WAIT_S` passes)."""
-        deadline, pause = time.monotonic() + REMOTE_WAIT_S, 0.05
-        view = self.client.get(task_id)
-        while not settled(view) and time.monotonic() < deadline:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.5)
-            view = self.client.get(task_id)
-        return view
-
-    def list_tasks(self, **filters: Any) -> dict[str, Any]:
-        """A page of task views: ``{tasks, next_cursor}``."""
-        return self.client.list_tasks(**filters)
-
-    def events(self, task_id: str, after: int = 0) -> list[dict[str, Any]]:
-        """The event log (every page)."""
-        return self.client.events(task_id, after)
-
-    def artifacts(self, task_id: str) -> list[dict[str, Any]]:
-        """Current artifacts (references, and values when small)."""
-        return self.client.artifacts(task_id)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -305,7 +218,7 @@ def read_json_arg(text: str) -> JSONValue:
         try:
             raw = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror}.")
+            fail(f"cannot read {path}: {exc.strerror or exc}.")
         except UnicodeDecodeError:
             fail(f"{path} is not UTF-8 text.")
     else:
@@ -314,6 +227,8 @@ def read_json_arg(text: str) -> JSONValue:
         return json.loads(raw)  # type: ignore[no-any-return]
     except json.JSONDecodeError as exc:
         fail(f"the input is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
+    except RecursionError:
+        fail("the input is not usable JSON: it is nested too deeply.")
 
 
 def print_json(value: Any) -> None:
@@ -414,13 +329,17 @@ def run(
         if not sep or not step:
             fail(f"--input '{item}' is not step=@file.json or step={{json}}.")
         answers[step] = read_json_arg(value)
+    text = read_definition(file)
+    check_answers(load_pipeline(text, str(file)), answers)
     with OPTIONS.tasks() as tasks:
-        registered = tasks.register(read_definition(file), str(file))
+        registered = tasks.register(text, str(file))
         task_id = tasks.start(registered["pipeline"], values, registered["version"])["id"]
+        OPTIONS.task_id = task_id
         interactive = sys.stdin.isatty() and not as_json
         view = drive_live(tasks, task_id, quiet=as_json)
         while view["status"] == TaskStatus.WAITING_USER.value:
-            required = view["required_input"]
+            given = [w for w in view["waiting"] if w["step"] in answers]
+            required = given[0] if given else view["required_input"]
             step = required["step"]
             if step in answers:
                 answer = answers.pop(step)
@@ -433,11 +352,27 @@ def run(
             except (InputInvalid, RemoteInputInvalid) as exc:
                 if not interactive:
                     raise
+                err.print("[red]That answer does not fit the step's schema:[/red]")
                 for pointer, message in violations_of(exc):
-                    err.print(f"[red]{pointer or '/'}[/red]: {message}", highlight=False)
+                    err.print(f"  {pointer or '/'}: {message}", highlight=False)
                 continue
             view = drive_live(tasks, task_id, quiet=as_json)
         finish(view, as_json)
+
+
+def check_answers(spec: PipelineSpec, answers: dict[str, JSONValue]) -> None:
+    """Refuse --input answers for steps that are not wait steps, or that break their schema,
+    before any task is started."""  # noqa: D205,D209
+    for step, answer in answers.items():
+        if not spec.has_step(step) or spec.step(step).kind is not StepKind.WAIT_USER:
+            waits = [s.id for s in spec.steps if s.kind is StepKind.WAIT_USER]
+            fail(
+                f"--input names '{step}', which is not a wait step of {spec.name} "
+                f"(its wait steps: {', '.join(waits) or 'none'})."
+            )
+        schema = spec.step(step).input_schema
+        assert schema is not None
+        check_input(schema, answer, step=step)
 
 
 def drive_live(tasks: LocalTasks | RemoteTasks, task_id: str, *, quiet: bool) -> dict[str, Any]:
@@ -485,7 +420,8 @@ def ask(required: dict[str, Any]) -> JSONValue:
         lines.append(line)
     if not lines:
         if required.get("prefill") is None:
-            fail("no input given and the step has no prefill.")
+            err.print("This step has no prefill to accept; type an answer.")
+            return ask(required)
         return required["prefill"]  # type: ignore[no-any-return]
     try:
         return json.loads("\n".join(lines))  # type: ignore[no-any-return]
@@ -530,6 +466,7 @@ def advance(
 ) -> None:
     """Submit a person's input for a waiting step, then drive the task on."""
     answer = read_json_arg(value)
+    OPTIONS.task_id = task_id
     with OPTIONS.tasks() as tasks:
         view = tasks.advance(task_id, step, answer)
         if not no_run:
@@ -550,7 +487,7 @@ def tasks_list(
     """List tasks, newest first."""
     if status is not None and status.upper() not in TaskStatus.__members__:
         fail(f"unknown status '{status}'; use one of {', '.join(TaskStatus.__members__)}.")
-    with OPTIONS.tasks() as tasks:
+    with OPTIONS.tasks(create=False) as tasks:
         page = tasks.list_tasks(
             status=status.upper() if status else None, pipeline=pipeline, limit=limit, cursor=cursor
         )
@@ -569,8 +506,15 @@ def tasks_list(
             v["updated_at"],
         )
     out.print(table)
+    if not page["tasks"]:
+        out.print("no tasks" + (" match" if status or pipeline else " yet") + ".")
     if page["next_cursor"]:
-        out.print(f"more: segue tasks list --cursor {page['next_cursor']}")
+        filters = "".join(
+            f" --{k} {v}"
+            for k, v in (("status", status), ("pipeline", pipeline), ("limit", limit))
+            if v
+        )
+        out.print(f"more: segue tasks list{filters} --cursor {page['next_cursor']}")
 
 
 @tasks_app.command("show")
@@ -579,7 +523,7 @@ def tasks_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a task: status, current step, required input, steps, artifacts, events."""
-    with OPTIONS.tasks() as tasks:
+    with OPTIONS.tasks(create=False) as tasks:
         view = tasks.view(task_id)
         artifacts = tasks.artifacts(task_id)
         events = tasks.events(task_id)
@@ -600,7 +544,7 @@ def events(
     as_json: JsonFlag = False,
 ) -> None:
     """Print a task's event log."""
-    with OPTIONS.tasks() as tasks:
+    with OPTIONS.tasks(create=False) as tasks:
         rows = tasks.events(task_id, after)
     if as_json:
         print_json(rows)
@@ -620,13 +564,6 @@ def pipelines_register(
                 out.print(f"{word}: {done['pipeline']} v{done['version']} ({done['hash'][:12]})")
 
 
-def definition_files(path: Path) -> list[Path]:
-    """The file itself, or every ``*.yaml``/``*.yml``/``*.json`` in a folder."""
-    if not path.is_dir():
-        return [path]
-    return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
-
-
 @pipelines_app.command("list")
 def pipelines_list(as_json: JsonFlag = False) -> None:
     """List registered pipeline versions."""
@@ -635,8 +572,50 @@ def pipelines_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(rows)
         return
+    if not rows:
+        out.print("no pipelines registered yet (segue pipelines register FILE_OR_FOLDER).")
     for r in rows:
         out.print(f"{r['pipeline']} v{r['version']}  {r['hash'][:12]}  {r['registered_at']}")
+
+
+@app.command()
+def drive(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a task's queued steps here until it waits for a person or ends (after an
+    interruption, a --no-run or a retry); with --server, wait for the server to get it there."""  # noqa: D205,D209
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        finish(drive_live(tasks, task_id, quiet=as_json), as_json)
+
+
+@app.command()
+def retry(
+    task_id: Annotated[str, typer.Argument(help="The FAILED task's id.")],
+    no_run: Annotated[bool, typer.Option("--no-run", help="Do not run the steps here.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume a FAILED task: its failed steps get a new attempt, finished steps stay done."""
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.retry(task_id)
+        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+
+
+@app.command()
+def cancel(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    reason: Annotated[str | None, typer.Option(help="Why; recorded on the event.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cancel a task that has not finished; nothing of it runs again."""
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.cancel(task_id, reason)
+    if as_json:
+        print_json(view)
+    else:
+        show_task(view)
 
 
 @app.command()
@@ -731,8 +710,12 @@ def main() -> None:
     Usage errors are typer's (exit 2); anything unexpected is one line too, with the
     traceback only under ``--debug``.
     """
+    signal.signal(signal.SIGTERM, _terminate)
+    logs.configure(level=logging.WARNING)
     try:
         app()
+    except KeyboardInterrupt:
+        interrupted()
     except EngineError as exc:
         if OPTIONS.debug:
             raise
@@ -743,9 +726,6 @@ def main() -> None:
             raise
         report(exc)
         sys.exit(1 if exc.status is not None and 400 <= exc.status < 500 else 3)
-    except KeyboardInterrupt:
-        err.print("aborted.")
-        sys.exit(130)
     except Exception as exc:
         if OPTIONS.debug:
             raise
@@ -754,6 +734,38 @@ def main() -> None:
             "(run with --debug for the traceback)."
         )
         sys.exit(70)
+
+
+TERMINATED: list[int] = []
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
+    TERMINATED.append(signum)
+    raise KeyboardInterrupt
+
+
+def interrupted() -> NoReturn:
+    """Stop at once: give back this process's leases, say how to go on, exit 130 (143: SIGTERM).
+
+    The state is in the database, so nothing is lost by not waiting for a step
+    that is still running here: it runs again as a new attempt.
+    """
+    code = 143 if TERMINATED else 130
+    try:
+        if OPTIONS.current is not None:
+            OPTIONS.current.release()
+    except Exception:  # the database may be what failed; the leases then just run out
+        pass
+    message = "interrupted."
+    if OPTIONS.task_id:
+        message += (
+            f" Task {OPTIONS.task_id} is kept as it was; go on with: segue drive {OPTIONS.task_id}"
+        )
+    err.print(message, highlight=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def report(exc: EngineError | ClientError) -> None:
