@@ -28,7 +28,7 @@ mapper) and a message that says what to do next (for people)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -260,8 +260,3 @@ class PermanentError(Exception):
     Any other exception a handler raises is retried according to the step's
     retry policy.
     """
-
-
-def details_of(error: EngineError) -> Mapping[str, Any]:
-    """Return an error's structured details (a read-only view)."""
-    return dict(error.details)

@@ -17,7 +17,7 @@ from segue.errors import PipelineInvalid, Problem
 from segue.spec.document import Document, Path, parse_document
 from segue.spec.model import PipelineSpec, RetryPolicy, StepKind, StepSpec
 from segue.spec.validate import check_pipeline
-from segue.types import JSONObject, JSONValue
+from segue.types import JSONValue
 
 PIPELINE_FIELDS = ("pipeline", "version", "title", "description", "config", "retry", "steps")
 STEP_FIELDS = (
@@ -341,8 +341,3 @@ def parse_duration(raw: Any) -> float | None:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     return total if pos == len(text) else None
-
-
-def spec_to_json(spec: PipelineSpec) -> JSONObject:
-    """Return the registered source of a spec (what :func:`load_pipeline` read)."""
-    return dict(spec.source)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from segue.types import JSONObject
 
@@ -104,15 +104,3 @@ class PipelineSpec:
     def step_ids(self) -> tuple[str, ...]:
         """Step ids in definition order."""
         return tuple(step.id for step in self.steps)
-
-
-def describe(spec: PipelineSpec) -> dict[str, Any]:
-    """Return a short summary of a pipeline for listings."""
-    return {
-        "pipeline": spec.name,
-        "version": spec.version,
-        "title": spec.title,
-        "description": spec.description,
-        "steps": list(spec.step_ids),
-        "hash": spec.content_hash,
-    }
