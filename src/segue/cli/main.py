@@ -6,6 +6,7 @@ Errors are one sentence on stderr and a non-zero exit code (1: your input,
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -679,6 +680,8 @@ def serve(
         limits=Limits(max_body_bytes=settings.max_body_bytes),
         workers=workers,
     )
+    gc.collect()
+    gc.freeze()  # the long-lived objects of start-up leave the collector's scans (shorter pauses)
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:

@@ -74,4 +74,5 @@ def open_store(
     if blob_root.exists() and not blob_root.is_dir():
         raise OperatorError(f"The blob folder {blob_root} is a file; point --blob-dir at a folder.")
     blobs = BlobStore(blob_root)
-    return SqlStore(engine, blobs, Dialect(lock_rows=False, skip_locked=False), url)
+    dialect = Dialect(lock_rows=False, skip_locked=False, serialize_writes=True)
+    return SqlStore(engine, blobs, dialect, url)

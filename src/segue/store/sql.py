@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,9 @@ class Dialect:
     """Add ``FOR UPDATE`` to locked reads (SQLite locks the whole database instead)."""
     skip_locked: bool
     """Add ``SKIP LOCKED`` to the claim query."""
+    serialize_writes: bool = False
+    """Queue this process's writers on a lock before they begin (SQLite has one writer at a
+    time, and its busy handler sleeps and polls, which starves some writers for a second)."""
 
 
 def dumps(value: Any) -> str:
@@ -68,6 +72,9 @@ class SqlStore:
         self.blobs = blobs
         self.dialect = dialect
         self.url = url
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if dialect.serialize_writes else nullcontext()
+        )
         self.statements = Statements(
             engine.dialect, lock_rows=dialect.lock_rows, skip_locked=dialect.skip_locked
         )
@@ -80,6 +87,7 @@ class SqlStore:
         """One atomic unit of work (driver errors become :class:`StoreUnavailable`)."""
         with (
             self._translate(),
+            self._writer,
             self.engine.connect().execution_options(segue_write=True) as conn,
             conn.begin(),
         ):
