@@ -14,11 +14,14 @@ A benchmark, not a test. For each store size N (``--tasks 1000,100000``):
    people would. Without this, the server's own worker would spend the whole
    run working through an N-task backlog, and the figures would measure that
    backlog rather than the store's size.
-3. **Serve**: start ``segue serve --workers 1`` as a subprocess on a free
-   loopback port and wait for ``/healthz``. Through the API, start the tasks
-   that the advance phases will answer, and wait until each is WAITING_USER.
+3. **Serve**: once every store is seeded, start one ``segue serve --workers 1``
+   subprocess per store on a free loopback port and wait for ``/healthz``.
+   Through the API, start the tasks that the advance phases will answer, and
+   wait until each is WAITING_USER.
 4. **Measure**, for each repetition and each client count (1, 16, 64), three
-   phases, each client a thread with its own ``httpx.Client`` (one keep-alive
+   phases, each run against every store size in turn (the order flips every
+   repetition, so a noisy moment of a shared machine hits both sizes). Each
+   client is a thread with its own ``httpx.Client`` (one keep-alive
    connection, opened before the clock starts):
 
    - ``GET /healthz``: the floor (uvicorn + FastAPI + the thread-pool hop, no store);
@@ -29,7 +32,10 @@ A benchmark, not a test. For each store size N (``--tasks 1000,100000``):
 
    A phase ends after ``--requests`` requests (``--advance`` for advances)
    or ``--max-seconds``, whichever comes first. Latency is
-   ``time.perf_counter()`` around each request, on the client.
+   ``time.perf_counter()`` around each request, on the client. The client
+   process's garbage collector is off during a phase (a full collection
+   stopped every client thread for 100-170 ms: the client's cost, not the
+   server's); the server's is left as it is.
 
 The report gives, per store size, client count and request: p50, p99, max,
 requests/s, and the server's CPU per request (from ``/proc/<pid>/stat``: all
@@ -50,6 +56,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -77,6 +84,7 @@ from segue import Segue, core
 from segue.core.schemas import violations
 from segue.encoding import apply_config_defaults
 from segue.runtime.worker import Worker
+from segue.service import Service
 from segue.types import new_task_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +116,8 @@ class SeedInfo:
     settle_seconds: float
     statuses: dict[str, int]
     db_bytes: int
+    read_p50_us: float
+    read_p99_us: float
 
 
 def seed(url: str, db_path: Path, n: int, batch: int, settle: bool) -> tuple[list[str], SeedInfo]:
@@ -136,13 +146,28 @@ def seed(url: str, db_path: Path, n: int, batch: int, settle: bool) -> tuple[lis
             with Worker(service, batch=256) as worker:
                 worker.drain()
         settled = time.perf_counter() - began
+        reads = timed_reads(service, ids)
     finally:
         engine.close()
     statuses = status_counts(db_path)
     if settle and statuses != {"WAITING_USER": n}:
         raise RuntimeError(f"after settling, expected {n} WAITING_USER tasks, got {statuses}")
     db_bytes = sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*"))
-    return ids, SeedInfo(n, seeded, settled, statuses, db_bytes)
+    return ids, SeedInfo(
+        n, seeded, settled, statuses, db_bytes, percentile(reads, 0.5), percentile(reads, 0.99)
+    )
+
+
+def timed_reads(service: Service, ids: Sequence[str], count: int = 2000) -> list[float]:
+    """Microseconds of ``service.view(id)`` (row read, JSON parse, view) on random ids."""
+    rng = random.Random(0)
+    out = []
+    for _ in range(count):
+        task_id = rng.choice(ids)
+        began = time.perf_counter()
+        service.view(task_id)
+        out.append((time.perf_counter() - began) * 1e6)
+    return sorted(out)
 
 
 def status_counts(db_path: Path) -> dict[str, int]:
@@ -283,10 +308,30 @@ class Source:
             return self._make(rng)
 
 
+@dataclass
+class Load:
+    latencies: list[float]
+    """Seconds, sorted."""
+    errors: int
+    seconds: float
+    server_cpu_s: float
+    client_cpu_s: float
+    first_error: str | None
+
+
 def run_clients(
-    base: str, clients: int, source: Source, expect: int, max_seconds: float
-) -> tuple[list[float], int, float, str | None]:
-    """Run ``clients`` closed-loop client threads; (latencies, errors, wall seconds, an error)."""
+    base: str,
+    clients: int,
+    source: Source,
+    expect: int,
+    max_seconds: float,
+    server_cpu: Callable[[], float] = lambda: 0.0,
+) -> Load:
+    """Run ``clients`` closed-loop client threads until ``source`` or the time runs out.
+
+    CPU (the server's, through ``server_cpu``, and this process's) is read just before
+    the clients are let go and after the last one is done: connecting is not counted.
+    """
     barrier = threading.Barrier(clients + 1)
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
@@ -324,13 +369,28 @@ def run_clients(
     threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
-    began = time.perf_counter()
-    clock["deadline"] = began + max_seconds
-    barrier.wait()
-    for thread in threads:
-        thread.join()
-    merged = sorted(x for part in latencies for x in part)
-    return merged, sum(errors), max(ends) - began, first_error[0] if first_error else None
+    # A collection of the old generation stops every client thread for 100+ ms: a
+    # cost of this process, not of the server. Collect now, and not while measuring.
+    gc.collect()
+    gc.disable()
+    try:
+        cpu0, own0 = server_cpu(), time.process_time()
+        began = time.perf_counter()
+        clock["deadline"] = began + max_seconds
+        barrier.wait()
+        for thread in threads:
+            thread.join()
+        cpu1, own1 = server_cpu(), time.process_time()
+    finally:
+        gc.enable()
+    return Load(
+        latencies=sorted(x for part in latencies for x in part),
+        errors=sum(errors),
+        seconds=max(ends) - began,
+        server_cpu_s=cpu1 - cpu0,
+        client_cpu_s=own1 - own0,
+        first_error=first_error[0] if first_error else None,
+    )
 
 
 def measure(
@@ -344,29 +404,27 @@ def measure(
     expect: int,
     max_seconds: float,
 ) -> Phase:
-    cpu0, client0 = server.cpu_seconds(), time.process_time()
-    latencies, errors, seconds, first_error = run_clients(
-        server.base, clients, source, expect, max_seconds
-    )
-    cpu1, client1 = server.cpu_seconds(), time.process_time()
+    load = run_clients(server.base, clients, source, expect, max_seconds, server.cpu_seconds)
+    latencies = load.latencies
     return Phase(
         store_tasks=store_tasks,
         clients=clients,
         request=request,
         rep=rep,
         requests=len(latencies),
-        errors=errors,
-        seconds=seconds,
-        server_cpu_s=cpu1 - cpu0,
-        client_cpu_s=client1 - client0,
+        errors=load.errors,
+        seconds=load.seconds,
+        server_cpu_s=load.server_cpu_s,
+        client_cpu_s=load.client_cpu_s,
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
         max_ms=(latencies[-1] if latencies else math.nan) * 1000,
-        first_error=first_error,
+        first_error=load.first_error,
     )
 
 
 def counted(make: Callable[[random.Random], Request], budget: int) -> Source:
+    """``budget`` requests made by ``make``, whichever clients send them."""
     return Source(make, budget)
 
 
@@ -431,83 +489,112 @@ def wait_status(base: str, ids: Sequence[str], status: str) -> float:
 @dataclass
 class SizeRun:
     seed: SeedInfo
-    server_start_s: float
-    api_tasks: int
+    server_start_s: float = 0.0
+    api_tasks: int = 0
+    view_bytes: int = 0
     phases: list[Phase] = field(default_factory=list)
     drain_after_advance_s: list[float] = field(default_factory=list)
 
 
-def run_size(n: int, args: argparse.Namespace, workdir: Path) -> SizeRun:
+@dataclass
+class Target:
+    """One store size: its seeded ids, its server, and the WAITING_USER tasks to advance."""
+
+    n: int
+    ids: list[str]
+    run: SizeRun
+    server: Server | None = None
+    pool: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        assert self.server is not None
+        return self.server.base
+
+    def get(self, rng: random.Random) -> Request:
+        return ("GET", f"/tasks/{rng.choice(self.ids)}", None)
+
+
+def healthz(_rng: random.Random) -> Request:
+    return ("GET", "/healthz", None)
+
+
+def advances(task_ids: Sequence[str]) -> Source:
+    return from_list([("POST", f"/tasks/{t}/advance", ADVANCE_BODY) for t in task_ids])
+
+
+def prepare(n: int, args: argparse.Namespace, workdir: Path) -> Target:
     db_path = workdir / f"store-{n}.db"
-    url = f"sqlite:///{db_path}"
     log(f"N={n:,}: seeding ({args.seed_batch} starts per transaction)")
-    ids, info = seed(url, db_path, n, args.seed_batch, args.settle)
+    ids, info = seed(f"sqlite:///{db_path}", db_path, n, args.seed_batch, args.settle)
     log(
         f"N={n:,}: seeded in {info.seed_seconds:.1f} s, settled in {info.settle_seconds:.1f} s, "
-        f"{info.statuses}, {info.db_bytes / 1e6:.0f} MB"
+        f"{info.statuses}, {info.db_bytes / 1e6:.0f} MB; in-process view read "
+        f"p50 {info.read_p50_us:.0f} us, p99 {info.read_p99_us:.0f} us"
     )
+    return Target(n=n, ids=ids, run=SizeRun(seed=info))
+
+
+def start_server(target: Target, args: argparse.Namespace, workdir: Path) -> None:
+    """Serve the target's store, start its advance tasks through the API, warm it up."""
+    n = target.n
     pipeline_file = workdir / "bench_doc.yaml"
     pipeline_file.write_text(PIPELINE_YAML)
-    server = Server(url, pipeline_file, workdir / f"server-{n}.log")
-    try:
-        ready = server.wait_ready()
-        need = args.advance * len(args.clients) * args.reps + WARMUP_ADVANCES
-        log(f"N={n:,}: server up in {ready:.1f} s; starting {need} tasks through the API")
-        pool = create_waiting(server.base, need)
-        run = SizeRun(seed=info, server_start_s=ready, api_tasks=need)
-        store_tasks = n + need
+    url = f"sqlite:///{workdir / f'store-{n}.db'}"
+    target.server = server = Server(url, pipeline_file, workdir / f"server-{n}.log")
+    target.run.server_start_s = server.wait_ready()
+    need = args.advance * len(args.clients) * args.reps + WARMUP_ADVANCES
+    log(
+        f"N={n:,}: server (pid {server.proc.pid}) up in {target.run.server_start_s:.1f} s; "
+        f"starting {need} tasks through the API"
+    )
+    pool = create_waiting(server.base, need)
+    target.run.api_tasks = need
+    with client(server.base) as http:
+        target.run.view_bytes = len(http.get(f"/tasks/{target.ids[0]}").content)
+    # Warm-up: not recorded.
+    for source in (counted(healthz, WARMUP_REQUESTS), counted(target.get, WARMUP_REQUESTS)):
+        run_clients(server.base, 4, source, 200, args.max_seconds)
+    warm, target.pool = pool[:WARMUP_ADVANCES], pool[WARMUP_ADVANCES:]
+    run_clients(server.base, 4, advances(warm), 200, args.max_seconds)
+    wait_status(server.base, warm, "COMPLETED")
 
-        def get(rng: random.Random) -> Request:
-            return ("GET", f"/tasks/{rng.choice(ids)}", None)
 
-        def healthz(_rng: random.Random) -> Request:
-            return ("GET", "/healthz", None)
-
-        def advances(task_ids: Sequence[str]) -> Source:
-            return from_list([("POST", f"/tasks/{t}/advance", ADVANCE_BODY) for t in task_ids])
-
-        # Warm-up: not recorded.
-        for source in (counted(healthz, WARMUP_REQUESTS), counted(get, WARMUP_REQUESTS)):
-            run_clients(server.base, 4, source, 200, args.max_seconds)
-        warm, pool = pool[:WARMUP_ADVANCES], pool[WARMUP_ADVANCES:]
-        run_clients(server.base, 4, advances(warm), 200, args.max_seconds)
-        wait_status(server.base, warm, "COMPLETED")
-
-        for rep in range(args.reps):
-            for clients in args.clients:
-                common = dict(store_tasks=store_tasks, clients=clients, rep=rep, expect=200)
-                for request, source in (
-                    ("GET /healthz", counted(healthz, args.requests)),
-                    ("GET /tasks/{id}", counted(get, args.requests)),
-                ):
+def measure_all(targets: Sequence[Target], args: argparse.Namespace) -> None:
+    """Every phase, the store sizes side by side (their order flips every repetition)."""
+    for rep in range(args.reps):
+        order = list(targets) if rep % 2 == 0 else list(reversed(targets))
+        for clients in args.clients:
+            for request in REQUESTS:
+                for t in order:
+                    assert t.server is not None
+                    if request == "POST /tasks/{id}/advance":
+                        mine, t.pool = t.pool[: args.advance], t.pool[args.advance :]
+                        source = advances(mine)
+                    else:
+                        source = counted(
+                            healthz if request == "GET /healthz" else t.get, args.requests
+                        )
                     phase = measure(
-                        server,
+                        t.server,
+                        store_tasks=t.n + t.run.api_tasks,
+                        clients=clients,
                         request=request,
+                        rep=rep,
                         source=source,
+                        expect=200,
                         max_seconds=args.max_seconds,
-                        **common,  # type: ignore[arg-type]
                     )
-                    run.phases.append(phase)
+                    t.run.phases.append(phase)
                     log(line(phase))
-                mine, pool = pool[: args.advance], pool[args.advance :]
-                phase = measure(
-                    server,
-                    request="POST /tasks/{id}/advance",
-                    source=advances(mine),
-                    max_seconds=args.max_seconds,
-                    **common,  # type: ignore[arg-type]
-                )
-                run.phases.append(phase)
-                log(line(phase))
-                # Only the advanced tasks are waited for (an advance cut short by
-                # --max-seconds leaves the rest WAITING_USER).
-                done = mine[: phase.requests]
-                run.drain_after_advance_s.append(wait_status(server.base, done, "COMPLETED"))
-        return run
-    finally:
-        server.stop()
-        if server.proc.returncode not in (0, -signal.SIGTERM):
-            log(f"server exited with {server.proc.returncode}:\n{server.logs()}")
+                    if request == "POST /tasks/{id}/advance":
+                        # Let the worker finish what the advances queued before the next
+                        # phase (an advance phase cut short leaves the rest WAITING_USER).
+                        done = mine[: phase.requests]
+                        t.run.drain_after_advance_s.append(wait_status(t.base, done, "COMPLETED"))
+
+
+REQUESTS = ("GET /healthz", "GET /tasks/{id}", "POST /tasks/{id}/advance")
 
 
 def line(p: Phase) -> str:
@@ -583,6 +670,7 @@ def text_report(args: argparse.Namespace, runs: dict[int, SizeRun], rows: list[R
         f"per phase: {args.requests} GETs or {args.advance} advances, at most "
         f"{args.max_seconds:g} s; seeded tasks "
         + ("settled to WAITING_USER" if args.settle else "left queued (worker busy!)")
+        + "; the sizes are served at once and measured in turn, phase by phase"
     )
     out.append("")
     for n, run in runs.items():
@@ -591,31 +679,31 @@ def text_report(args: argparse.Namespace, runs: dict[int, SizeRun], rows: list[R
             f"N = {n:,} seeded: {s.seed_seconds:.1f} s to start ({n / s.seed_seconds:,.0f}/s), "
             f"{s.settle_seconds:.1f} s to settle, {s.statuses}, {s.db_bytes / 1e6:.0f} MB; "
             f"+{run.api_tasks:,} started through the API; "
-            f"server ready in {run.server_start_s:.1f} s"
+            f"server ready in {run.server_start_s:.1f} s; a task view is {run.view_bytes:,} bytes; "
+            f"in-process service.view(): p50 {s.read_p50_us:.0f} us, p99 {s.read_p99_us:.0f} us"
         )
     out.append("")
     head = (
-        f"{'seeded':>8} {'in store':>8} {'clients':>7}  {'request':<26} {'n':>5} "
+        f"{'clients':>7}  {'request':<26} {'seeded':>8} {'in store':>8} {'n':>5} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'[p99 range]':>15} {'max ms':>7} {'req/s':>6} "
         f"{'srv CPU':>7} {'cli CPU':>7}"
     )
     out.append(head)
-    out.append(
-        f"{'':>8} {'':>8} {'':>7}  {'':<26} {'':>5} {'':>7} {'':>7} {'':>15} {'':>7} "
-        f"{'':>6} {'ms/req':>7} {'ms/req':>7}"
-    )
+    out.append(f"{'ms/req':>{len(head) - 8}} {'ms/req':>7}")
     out.append("-" * len(head))
-    last: tuple[int, int] | None = None
-    for r in rows:
-        if last is not None and last[0] != r.seeded:
+    order = sorted(rows, key=lambda r: (r.clients, REQUESTS.index(r.request), r.seeded))
+    last: tuple[int, str] | None = None
+    for r in order:
+        if last is not None and last[0] != r.clients:
             out.append("")
-        first = last != (r.seeded, r.clients)
-        last = (r.seeded, r.clients)
+        first = last != (r.clients, r.request)
+        new_clients = last is None or last[0] != r.clients
+        last = (r.clients, r.request)
         rng = f"[{r.p99_min_ms:.1f}..{r.p99_max_ms:.1f}]" if r.reps > 1 else ""
         errors = f"  ERRORS: {r.errors}" if r.errors else ""
         out.append(
-            f"{f'{r.seeded:,}' if first else '':>8} {f'{r.store_tasks:,}' if first else '':>8} "
-            f"{r.clients if first else '':>7}  {r.request:<26} {r.requests:>5} "
+            f"{r.clients if new_clients else '':>7}  {r.request if first else '':<26} "
+            f"{r.seeded:>8,} {r.store_tasks:>8,} {r.requests:>5} "
             f"{r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {rng:>15} {r.max_ms:>7.1f} {r.per_s:>6.0f} "
             f"{r.server_cpu_ms_per_req:>7.2f} {r.client_cpu_ms_per_req:>7.2f}{errors}"
         )
@@ -655,8 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int_list, default=[1000, 100_000], help="store sizes N")
     parser.add_argument("--clients", type=int_list, default=[1, 16, 64])
-    parser.add_argument("--requests", type=int, default=2000, help="GETs per phase")
-    parser.add_argument("--advance", type=int, default=384, help="advances per phase")
+    parser.add_argument("--requests", type=int, default=1000, help="GETs per phase")
+    parser.add_argument("--advance", type=int, default=256, help="advances per phase")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="cap per phase")
     parser.add_argument("--reps", type=int, default=2, help="repetitions per store size")
     parser.add_argument("--seed-batch", type=int, default=1000, help="starts per transaction")
@@ -674,12 +762,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     began = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="segue-http-bench-", dir=args.dir))
-    runs: dict[int, SizeRun] = {}
+    targets: list[Target] = []
     try:
-        for n in sorted(args.tasks):
-            runs[n] = run_size(n, args, workdir)
+        # Seed every store first: no server (and so no worker) runs while seeding.
+        for n in sorted(set(args.tasks)):
+            targets.append(prepare(n, args, workdir))
+        for target in targets:
+            start_server(target, args, workdir)
+        measure_all(targets, args)
     finally:
+        for target in targets:
+            if target.server is not None:
+                target.server.stop()
+                if target.server.proc.returncode not in (0, -signal.SIGTERM):
+                    log(f"server exited with {target.server.proc.returncode}:")
+                    log(target.server.logs())
         shutil.rmtree(workdir, ignore_errors=True)
+    runs = {t.n: t.run for t in targets}
     rows = [row for n, run in runs.items() for row in summarise(n, run)]
     log(f"done in {time.perf_counter() - began:.0f} s")
     if args.json:
@@ -693,6 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "seed": asdict(run.seed),
                     "server_start_s": run.server_start_s,
                     "api_tasks": run.api_tasks,
+                    "view_bytes": run.view_bytes,
                     "drain_after_advance_s": run.drain_after_advance_s,
                     "phases": [{**asdict(p), "per_s": p.per_s} for p in run.phases],
                 }

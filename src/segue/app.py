@@ -113,7 +113,7 @@ class Segue:
             with self._drive_lock:
                 if self._worker is None:
                     self._worker = Worker(self.service)
-                self._worker.drain(until=settled)
+                self._worker.drain(until=settled, task_id=task_id)
         return self.get(task_id)
 
     def release(self) -> int:

@@ -341,10 +341,17 @@ class Service:
 
     # -- the worker side ---------------------------------------------------------------
 
-    def claim(self, owner: str, *, limit: int = 1, lease_s: float = DEFAULT_LEASE_S) -> list[Job]:
-        """Take due step runs and mark their steps RUNNING, in one transaction."""
+    def claim(
+        self,
+        owner: str,
+        *,
+        limit: int = 1,
+        lease_s: float = DEFAULT_LEASE_S,
+        task_id: str | None = None,
+    ) -> list[Job]:
+        """Take due step runs (of one task, if named) and mark their steps RUNNING."""
         with self.store.transaction() as tx:
-            return self._claim(tx, owner, limit, lease_s)
+            return self._claim(tx, owner, limit, lease_s, task_id)
 
     def report(
         self,
@@ -353,6 +360,7 @@ class Service:
         owner: str = "",
         claim: int = 0,
         lease_s: float = DEFAULT_LEASE_S,
+        task_id: str | None = None,
     ) -> tuple[list[bool], list[Job]]:
         """Record finished step runs, then claim up to ``claim`` more: one transaction.
 
@@ -363,7 +371,7 @@ class Service:
         prepared = [self._prepare(outcome) for outcome in outcomes]
         with self.store.transaction() as tx:
             recorded = [self._record(tx, outcome, artifact) for outcome, artifact in prepared]
-            jobs = self._claim(tx, owner, claim, lease_s) if claim else []
+            jobs = self._claim(tx, owner, claim, lease_s, task_id) if claim else []
         if any(recorded):
             self._notify()
         return recorded, jobs
@@ -411,10 +419,12 @@ class Service:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _claim(self, tx: Tx, owner: str, limit: int, lease_s: float) -> list[Job]:
+    def _claim(
+        self, tx: Tx, owner: str, limit: int, lease_s: float, task_id: str | None = None
+    ) -> list[Job]:
         now = self.clock.now()
         jobs = []
-        for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit):
+        for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit, task_id):
             state = tx.lock_task(claim.task_id)
             step = state.steps.get(claim.step)
             if (

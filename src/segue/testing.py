@@ -58,5 +58,5 @@ def drive(service: Service, task_id: str, *, lease_s: float = 30.0) -> TaskStatu
         return status.terminal or status is TaskStatus.WAITING_USER
 
     with Worker(service, lease_s=lease_s) as worker:
-        worker.drain(until=settled)
+        worker.drain(until=settled, task_id=task_id)
     return service.get(task_id).status

@@ -97,3 +97,24 @@ steps:
     assert reviewer.get(f"/tasks/{task}").json()["allowed_actions"] == ["advance"]
     done = reviewer.post(f"/tasks/{task}/advance", json={"step": "check", "input": {}})
     assert done.status_code == 200 and done.json()["status"] == "COMPLETED"
+
+
+def test_hostile_bodies_and_headers_are_4xx(authed) -> None:
+    """Very deep JSON, a huge Last-Event-ID and a junk retry body are refused cleanly."""
+    admin = authed("admin-secret")
+    task = started(authed)
+    deep = '{"step": "directory_confirm", "input": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = admin.post(
+        f"/tasks/{task}/advance", content=deep, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json()["type"].endswith("too_deep")
+    assert admin.post(
+        "/pipelines", content="steps: " + "[" * 5000, headers={"content-type": "application/yaml"}
+    ).status_code in (400, 422)
+    stream = admin.get(f"/tasks/{task}/stream", headers={"Last-Event-ID": "9" * 30})
+    assert stream.status_code == 400
+    junk = admin.post(
+        f"/tasks/{task}/retry", content="{not json", headers={"content-type": "application/json"}
+    )
+    assert junk.status_code == 400
+    assert admin.get(f"/tasks/{task}").json()["status"] == "WAITING_USER"

@@ -184,3 +184,13 @@ steps:
     view = engine.start("perm")
     assert view["status"] == "FAILED"
     assert view["steps"][0]["attempt"] == (1 if permanent else 3)
+
+
+def test_driving_one_task_runs_only_its_steps(engine: Segue) -> None:
+    """Segue.drive(task) claims that task's steps and leaves other tasks' queued work alone."""
+    engine.register(TWO_STEPS)
+    other = engine.start("two", run=False)["id"]
+    mine = engine.start("two", run=False)["id"]
+    assert engine.drive(mine)["status"] == "COMPLETED"
+    assert engine.get(other)["status"] == "PENDING"
+    assert counter(other, "first") == 0

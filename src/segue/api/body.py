@@ -57,6 +57,13 @@ async def read_json(request: Request, limits: Limits) -> Any:
         raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
     try:
         value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise ApiProblem(
+            422,
+            "too_deep",
+            f"The JSON is nested more than {limits.max_depth} levels deep.",
+            limit=limits.max_depth,
+        ) from exc
     except (json.JSONDecodeError, ValueError) as exc:
         raise ApiProblem(
             400, "body_not_json", f"The request body is not valid JSON: {exc}."

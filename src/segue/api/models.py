@@ -36,6 +36,10 @@ class Advance(Strict):
     input: JsonValue = Field(description="Checked against the step's input_schema.")
 
 
+class Empty(Strict):
+    """No fields."""
+
+
 class Reason(Strict):
     """An optional reason, recorded on the event."""
 

@@ -200,6 +200,8 @@ async def retry_task(request: Request, task_id: str) -> dict[str, Any]:
     """Resume a FAILED task: failed steps get a new attempt, finished steps stay (admin)."""
     api, caller = api_of(request), caller_of(request)
     require(caller, "admin", "retry tasks")
+    if await request.body():
+        await parse(request, models.Empty)
     await run_in_threadpool(visible_task, api, caller, task_id)
     state = await run_in_threadpool(partial(api.service.retry, task_id, actor=caller.name))
     return decorate(api, caller, api.service.view_of(state))
@@ -296,7 +298,15 @@ async def task_stream(
     """Server-Sent Events: every new event of the task; resumes after ``Last-Event-ID``."""
     api, caller = api_of(request), caller_of(request)
     await run_in_threadpool(visible_task, api, caller, task_id)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = 0
+    if last_event_id:
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_INT:
+            raise ApiProblem(
+                400,
+                "bad_last_event_id",
+                "Last-Event-ID must be the id of an event this stream sent (a sequence number).",
+            )
+        after = int(last_event_id)
     return StreamingResponse(
         _events(request, task_id, after),
         media_type="text/event-stream",

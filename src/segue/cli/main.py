@@ -10,6 +10,7 @@ import gc
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -638,7 +639,7 @@ def serve(
             "--tokens-file",
             envvar="SEGUE_TOKENS_FILE",
             show_envvar=True,
-            help="Hashed bearer tokens with roles (see docs/api.md).",
+            help="Hashed bearer tokens with roles (see docs/http.md).",
         ),
     ] = None,
     insecure: Annotated[
@@ -698,6 +699,8 @@ def token_new(
 
     if role not in ROLES:
         fail(f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,100}", name):
+        fail("a token name is 1 to 100 letters, digits, '_', '.', '@' or '-'.")
     secret = new_token()
     out.print(f"token (give it to {name}; it is not stored): {secret}")
     out.print("tokens file entry:")

@@ -59,7 +59,7 @@ class LocalTasks:
 
     def start(self, pipeline: str, config: dict[str, Any], version: int) -> dict[str, Any]:
         """Start a task (its steps run on :meth:`settle`)."""
-        return self.engine.service.start(pipeline, config, version=version)
+        return self.engine.service.start(pipeline, config, version=version, actor="cli")
 
     def advance(self, task_id: str, step: str, value: JSONValue) -> dict[str, Any]:
         """Answer a wait step."""

@@ -98,7 +98,11 @@ class Worker:
             self._pool = None
 
     def drain(
-        self, until: Callable[[], bool] | None = None, *, stop: threading.Event | None = None
+        self,
+        until: Callable[[], bool] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        task_id: str | None = None,
     ) -> None:
         """Run steps until ``until()`` is true, ``stop`` is set, or (without ``until``)
         nothing is queued at all. Waits through retry back-offs."""  # noqa: D205,D209
@@ -109,12 +113,18 @@ class Worker:
             if jobs:
                 outcomes = self.run_batch(jobs)
                 _, jobs = self.service.report(
-                    outcomes, owner=self.owner, claim=self.batch, lease_s=self.lease_s
+                    outcomes,
+                    owner=self.owner,
+                    claim=self.batch,
+                    lease_s=self.lease_s,
+                    task_id=task_id,
                 )
                 continue
             if until is not None and until():
                 return
-            jobs = self.service.claim(self.owner, limit=self.batch, lease_s=self.lease_s)
+            jobs = self.service.claim(
+                self.owner, limit=self.batch, lease_s=self.lease_s, task_id=task_id
+            )
             if jobs:
                 continue
             wait = self.service.seconds_until_due()

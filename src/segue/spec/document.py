@@ -83,6 +83,15 @@ def parse_document(text: str, filename: str | None = None) -> Document:
         ) from exc
     except yaml.YAMLError as exc:
         raise PipelineInvalid([Problem(message=f"not valid YAML: {exc}", file=filename)]) from exc
+    except RecursionError as exc:
+        raise PipelineInvalid(
+            [
+                Problem(
+                    message=f"the definition is nested more than {MAX_DEPTH} levels deep",
+                    file=filename,
+                )
+            ]
+        ) from exc
     doc = Document(data=None, filename=filename)
     if node is None:
         raise PipelineInvalid([Problem(message="the definition is empty", file=filename)])
@@ -93,6 +102,15 @@ def parse_document(text: str, filename: str | None = None) -> Document:
 def _check_json(text: str, filename: str) -> None:
     try:
         json.loads(text)
+    except RecursionError as exc:
+        raise PipelineInvalid(
+            [
+                Problem(
+                    message=f"the definition is nested more than {MAX_DEPTH} levels deep",
+                    file=filename,
+                )
+            ]
+        ) from exc
     except json.JSONDecodeError as exc:
         raise PipelineInvalid(
             [

@@ -125,8 +125,11 @@ class Tx(Protocol):
     ) -> None:
         """Make an attempt claimable from ``not_before_ms`` on."""
 
-    def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
-        """Atomically take up to ``limit`` queued runs that are due."""
+    def claim(
+        self, owner: str, now_ms: int, lease_ms: int, limit: int, task_id: str | None = None
+    ) -> list[RunClaim]:
+        """Atomically take up to ``limit`` queued runs that are due (of ``task_id`` only, if
+        given)."""  # noqa: D205,D209
 
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Running runs whose lease ran out before ``now_ms``."""

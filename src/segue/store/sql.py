@@ -382,9 +382,16 @@ class SqlTx:
             },
         )
 
-    def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[RunClaim]:
-        """Take due queued runs (``FOR UPDATE SKIP LOCKED`` where the backend has it)."""
-        rows = self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall()
+    def claim(
+        self, owner: str, now_ms: int, lease_ms: int, limit: int, task_id: str | None = None
+    ) -> list[RunClaim]:
+        """Take due queued runs, of one task or of any (``FOR UPDATE SKIP LOCKED`` where the
+        backend has it)."""  # noqa: D205,D209
+        if task_id is None:
+            rows = self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall()
+        else:
+            params = {"now": now_ms, "limit": limit, "task": task_id}
+            rows = self._run(self.sql.claim_task, params).fetchall()
         claims = []
         for task_id, step, attempt, key in rows:
             token = secrets.token_hex(16)

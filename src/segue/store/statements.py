@@ -80,6 +80,8 @@ class Statements:
             .limit(b("limit"))
         )
         self.claim = p(claim.with_for_update(skip_locked=True) if skip_locked else claim)
+        of_task = claim.where(runs.task_id == b("task"))
+        self.claim_task = p(of_task.with_for_update(skip_locked=True) if skip_locked else of_task)
         self.take_run = p(
             sa.update(t.step_runs)
             .where(
