@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import NewType, TypeAlias
 
@@ -39,8 +40,12 @@ def new_task_id() -> TaskId:
     return TaskId(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
 
 
+@lru_cache(maxsize=8192)
 def isoformat(moment: datetime | None) -> str | None:
-    """Return an ISO 8601 UTC string (``...Z``), or None."""
+    """Return an ISO 8601 UTC string (``...Z``), or None.
+
+    Cached: a task's state row repeats the same few times on every save.
+    """
     if moment is None:
         return None
     if moment.tzinfo is not UTC:

@@ -72,6 +72,7 @@ class SqlStore:
         self.blobs = blobs
         self.dialect = dialect
         self.url = url
+        self._write_conn: Connection | None = None
         self._writer: AbstractContextManager[Any] = (
             threading.RLock() if dialect.serialize_writes else nullcontext()
         )
@@ -85,13 +86,26 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         """One atomic unit of work (driver errors become :class:`StoreUnavailable`)."""
-        with (
-            self._translate(),
-            self._writer,
-            self.engine.connect().execution_options(segue_write=True) as conn,
-            conn.begin(),
-        ):
-            yield SqlTx(conn, self)
+        if not self.dialect.serialize_writes:
+            with (
+                self._translate(),
+                self.engine.connect().execution_options(segue_write=True) as conn,
+                conn.begin(),
+            ):
+                yield SqlTx(conn, self)
+            return
+        # One writer at a time: it keeps one connection instead of a pool round trip each time.
+        with self._translate(), self._writer:
+            if self._write_conn is None or self._write_conn.invalidated:
+                self._write_conn = self.engine.connect().execution_options(segue_write=True)
+            conn = self._write_conn
+            try:
+                with conn.begin():
+                    yield SqlTx(conn, self)
+            except BaseException:
+                if conn.invalidated:
+                    self._write_conn = None
+                raise
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
@@ -287,7 +301,11 @@ class SqlStore:
         return self.blobs.get(sha256)
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Close the writer's connection and dispose of the pool."""
+        with self._writer:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
         self.engine.dispose()
 
 

@@ -11,6 +11,7 @@ parameter order, and run on the cursor.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ b = sa.bindparam
 class Prepared:
     """One statement compiled for one dialect: its SQL text and how to order parameters."""
 
-    __slots__ = ("defaults", "order", "sql")
+    __slots__ = ("_get", "defaults", "order", "sql")
 
     def __init__(
         self, statement: ClauseElement, dialect: SaDialect, keys: Sequence[str] | None = None
@@ -40,12 +41,16 @@ class Prepared:
             for param, name in compiled.bind_names.items()
             if not param.required and param.value is not None
         }
+        order = self.order or ()
+        self._get = itemgetter(*order) if len(order) > 1 else None
 
     def args(self, params: Mapping[str, Any]) -> Any:
         """Parameters in the form the driver takes (a tuple for qmark, else a dict)."""
         merged = {**self.defaults, **params} if self.defaults else params
         if self.order is None:
             return merged
+        if self._get is not None:
+            return self._get(merged)
         return tuple(merged[name] for name in self.order)
 
 
