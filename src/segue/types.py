@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import time
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import NewType, TypeAlias
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
