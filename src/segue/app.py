@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -98,8 +99,6 @@ class Segue:
         """An artifact's JSON value, reading the blob store when needed."""
         if artifact.kind == "json":
             return artifact.value
-        import json
-
         return json.loads(self.store.read_blob(artifact.sha256))  # type: ignore[no-any-return]
 
     def drive(self, task_id: str) -> TaskView:
