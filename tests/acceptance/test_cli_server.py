@@ -12,16 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from segue.api.auth import hash_token
 from tests.api.conftest import free_port
 from tests.conftest import FIXTURES, REPO
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -63,27 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]
     url = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, cwd=REPO, env=environment(), stdout=sink, stderr=sink)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"segue serve exited: {log.read_text()}"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"segue serve did not start: {log.read_text()}"
-            time.sleep(0.05)
+    with running_server(command, url, cwd=REPO, log=log, env=environment()) as proc:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert proc.returncode in (0, -signal.SIGTERM), log.read_text()
     assert not Path(f"/proc/{proc.pid}").exists(), "the server process was not reaped"

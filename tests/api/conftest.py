@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +19,7 @@ from segue.api import create_app
 from segue.api.auth import Caller, Tokens, hash_token
 from segue.api.body import Limits
 from tests.conftest import REPO
+from tests.support.server import running_server
 
 DOC = """
 pipeline: doc
@@ -118,29 +117,9 @@ def serve_process(tmp_path: Path) -> Iterator[str]:
         "--pipelines",
         str(definition),
     ]
-    with subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    ) as proc:
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "exited"
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "segue serve did not start"
-                time.sleep(0.05)
-            yield url
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    url = f"http://127.0.0.1:{port}"
+    with running_server(command, url, cwd=REPO, log=tmp_path / "served.log"):
+        yield url
 
 
 @pytest.fixture
