@@ -657,12 +657,15 @@ def test_cancelled_task_rejects_everything() -> None:
             advance(run.spec, run.state, command, T0)
 
 
-def test_cancel_of_a_failed_task_is_rejected() -> None:
-    """A FAILED task is terminal for cancel."""
+def test_a_failed_task_can_be_given_up_for_good() -> None:
+    """Cancel turns a FAILED task CANCELLED; then neither retry nor cancel applies."""
     run = Run.begin(LINEAR)
     run.fail_step("a")
-    with pytest.raises(TaskFinished):
-        advance(run.spec, run.state, Cancel(), T0)
+    state = advance(run.spec, run.state, Cancel(), T0).state
+    assert state.status is TaskStatus.CANCELLED
+    for command in (Cancel(), Retry()):
+        with pytest.raises(TaskFinished):
+            advance(run.spec, state, command, T0)
 
 
 # --- rejected input ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ class StartTask(Strict):
 
     pipeline: str = Field(min_length=1, max_length=100)
     version: int | None = Field(
-        default=None, ge=1, le=2**31 - 1, description="Latest version when absent."
+        default=None, ge=1, le=2**31 - 1, strict=True, description="Latest version when absent."
     )
     config: dict[str, JsonValue] | None = Field(
         default=None, description="Task parameters, checked against the pipeline's config schema."

@@ -64,7 +64,8 @@ async def start_task(request: Request, key: IdempotencyKey = None) -> JSONRespon
         raise PipelineNotFound(f"No pipeline {body.pipeline} is registered; register it first.")
     idem = None
     if key:
-        idem = Idempotency(f"{caller.name}:start", key, request_hash(body.model_dump()))
+        canonical = {**body.model_dump(), "config": body.config or {}}  # absent config == {}
+        idem = Idempotency(f"{caller.name}:start", key, request_hash(canonical))
     view = await run_in_threadpool(
         partial(
             api.service.start,
@@ -170,7 +171,7 @@ async def advance_task(
 def _revision(if_match: str | None) -> int | None:
     if if_match is None:
         return None
-    text = if_match.strip().removeprefix("W/").strip('"')
+    text = if_match.strip().strip('"')
     if not text.isdigit():
         raise ApiProblem(
             400,

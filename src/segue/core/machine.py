@@ -248,8 +248,8 @@ def _retry(spec: PipelineSpec, b: _Builder) -> None:
 
 def _cancel(b: _Builder, cmd: Cancel) -> None:
     state = b.current
-    if state.status.terminal:
-        raise _finished(state, cmd)
+    if state.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
+        raise _finished(state, cmd)  # a FAILED task may still be given up for good
     reason = cmd.reason or "cancelled"
     for step_id, step in state.steps.items():
         if step.status.open or step.status is StepStatus.PENDING:
