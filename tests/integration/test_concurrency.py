@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 from segue import Segue
 from segue.core.task import EventType
-from segue.runtime.worker import Worker
 from tests.support.handlers import counter
+from tests.support.workers import run_workers
 
 T = "tests.support.handlers:t"
-
-
-def run_workers(engine: Segue, until, count: int = 2, timeout: float = 60) -> None:
-    stop = threading.Event()
-    workers = [Worker(engine.service, owner=f"w{i}", poll_s=0.01, batch=4) for i in range(count)]
-    threads = [threading.Thread(target=w.run_forever, args=(stop,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    try:
-        while not until():
-            assert time.monotonic() < deadline, "timed out"
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        for worker in workers:
-            worker.close()
 
 
 def all_done(engine: Segue, ids: list[str]) -> bool:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 
 import pytest
 
 from segue import Segue
 from segue.core.task import EventType
-from segue.runtime.worker import Worker
 from segue.testing import FakeClock
 from tests.support.handlers import counter
+from tests.support.workers import run_workers
 
 T = "tests.support.handlers:t"
 
@@ -69,24 +68,14 @@ steps:
   - {{id: next, type: auto, run: {T}, with: {{ops: [{{count: next}}]}}}}
 """)
         task = engine.start("long", run=False)["id"]
-        stop = threading.Event()
-        workers = [
-            Worker(engine.service, owner=f"w{i}", lease_s=0.6, poll_s=0.05) for i in range(2)
-        ]
-        threads = [threading.Thread(target=w.run_forever, args=(stop,)) for w in workers]
-        for thread in threads:
-            thread.start()
-        try:
-            for _ in range(200):
-                if engine.get(task)["status"] == "COMPLETED":
-                    break
-                stop.wait(0.05)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-            for worker in workers:
-                worker.close()
+        run_workers(
+            engine,
+            lambda: engine.get(task)["status"] == "COMPLETED",
+            timeout=10,
+            lease_s=0.6,
+            poll_s=0.05,
+            batch=32,
+        )
         assert engine.get(task)["status"] == "COMPLETED"
         assert (counter(task, "long"), counter(task, "next")) == (1, 1)
         types = {e.type for e in engine.events(task)}
