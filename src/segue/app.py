@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -93,13 +92,11 @@ class Segue:
 
     def artifacts(self, task_id: str) -> dict[str, JSONValue]:
         """Current artifact values by step (blob artifacts read back as JSON)."""
-        return {a.step: self.artifact_value(a) for a in self.service.artifacts(task_id)}
+        return self.service.artifact_values(task_id)
 
     def artifact_value(self, artifact: Artifact) -> JSONValue:
         """An artifact's JSON value, reading the blob store when needed."""
-        if artifact.kind == "json":
-            return artifact.value
-        return json.loads(self.store.read_blob(artifact.sha256))  # type: ignore[no-any-return]
+        return self.service.artifact_value(artifact)
 
     def drive(self, task_id: str) -> TaskView:
         """Run the task's auto steps in this thread until it waits for a person or ends."""

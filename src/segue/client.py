@@ -512,6 +512,32 @@ class Client:
         """
         return _artifact_value(self.base_url, self._send(_artifact(task_id, step, attempt)))
 
+    def upload(self, data: bytes, filename: str) -> JSONObject:
+        """Upload a file; returns ``{sha256, size, filename, document}``.
+
+        Start a ``doc_ingest`` task with ``{"document": result["document"]}``.
+
+        Raises:
+            TooLarge: the file is over the server's upload limit.
+            InvalidInput: the file is empty.
+        """
+        request = _Request(
+            "POST",
+            "/files",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            params={"filename": filename},
+        )
+        return self._object(request)
+
+    def search(self, task_id: str, query: str, k: int = 5) -> list[JSONObject]:
+        """The ``k`` sections of a finished document task closest to ``query``, best first.
+
+        Raises:
+            Conflict: the task has not embedded its sections yet.
+        """
+        return self._list(_Request("GET", _task(task_id, "search"), params={"q": query, "k": k}))
+
     def stream(self, task_id: str, last_event_id: int | str | None = None) -> Iterator[JSONObject]:
         """The task's events as they happen (Server-Sent Events), from the first one.
 

@@ -1,9 +1,11 @@
-"""``make demo``: run a pipeline with a wait step to COMPLETED on embedded SQLite.
+"""``make demo``: the document pipeline end to end, on a real document, on embedded SQLite.
 
-It registers the built-in ``outline_review`` pipeline, starts a task, lets a
-simulated person edit the drafted outline, drives the task to COMPLETED, and
-then shows the same task from a *new process* (``segue tasks show``), read
-back from the database.
+It runs ``segue docs ingest`` on PEP 8 (bundled): the backend reads the file,
+drafts its outline, waits for a person to confirm it, splits the text by the
+confirmed outline and embeds the sections. In a terminal you confirm (Enter)
+or edit the outline yourself; without one (as in CI) the demo confirms the
+draft explicitly with ``--accept-draft`` and says so. Then a *new process*
+reads the same task back from the database (``segue tasks show``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from segue.app import Segue
 from segue.cli import render
 
-PIPELINES = Path(__file__).parent / "pipelines"
+SAMPLE = Path(__file__).parent / "docs" / "samples" / "pep-0008.rst"
 DATA = Path("demo-data")
+
+
+def segue(url: str, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the ``segue`` CLI in a new process on the demo database."""
+    command = [sys.executable, "-m", "segue", "--database-url", url, *args]
+    return subprocess.run(command, check=False, text=True, capture_output=capture)
 
 
 def main() -> int:
@@ -26,45 +33,25 @@ def main() -> int:
     shutil.rmtree(DATA, ignore_errors=True)
     url = f"sqlite:///{DATA / 'segue.db'}"
     out = render.console()
-    with Segue(url, pipelines=[PIPELINES / "outline_review.yaml"]) as engine:
-        out.rule("1. start a task: the backend drafts the outline, then waits for a person")
-        view = engine.start("outline_review", {})
-        out.print(render.task_panel(view))
-        required = view["required_input"]
-        out.print(render.required_input_panel(required))
-
-        out.rule("2. the person edits the draft: renames one entry, adds another")
-        answer = json.loads(json.dumps(required["prefill"]))
-        answer["directory"][2]["title"] = "Findings"
-        answer["directory"].append({"title": "Conclusion", "level": 1})
-        out.print_json(data=answer)
-        try:
-            engine.advance(view["id"], "confirm", {"directory": [{"title": "", "level": 9}]})
-        except Exception as exc:  # shown on purpose: bad input is rejected, nothing changes
-            out.print(f"[dim]a bad answer first is rejected:[/dim] {exc}")
-        view = engine.advance(view["id"], "confirm", answer)
-        out.print(render.task_panel(view))
-        task_id = view["id"]
-
-    out.rule("3. a new process reads the same task back from the database")
-    command = [
-        sys.executable,
-        "-m",
-        "segue.cli.main",
-        "--database-url",
-        url,
-        "tasks",
-        "show",
-        task_id,
-    ]
-    shown = subprocess.run(command, check=False)
-    if shown.returncode != 0 or view["status"] != "COMPLETED":
+    interactive = sys.stdin.isatty()
+    out.rule(f"1. segue docs ingest {SAMPLE.name}: read, draft the outline, wait for a person")
+    if not interactive:
+        out.print("No terminal: the demo confirms the drafted outline as is (--accept-draft).")
+    ingest = segue(url, "docs", "ingest", str(SAMPLE), *([] if interactive else ["--accept-draft"]))
+    if ingest.returncode != 0:
+        return ingest.returncode
+    listed = segue(url, "tasks", "list", "--pipeline", "doc_ingest", "--json", capture=True)
+    task = json.loads(listed.stdout)["tasks"][0]
+    out.rule("2. a new process reads the same task back from the database")
+    shown = segue(url, "tasks", "show", task["id"])
+    if shown.returncode != 0 or task["status"] != "COMPLETED":
+        out.print(f"task {task['id']} is {task['status']}; see it with segue tasks show.")
         return 1
     out.print(
-        f"[green]done:[/green] task {task_id} is COMPLETED; its state, artifacts and "
-        f"events are in {DATA / 'segue.db'}."
+        f"[green]done:[/green] task {task['id']} is COMPLETED; its state, artifacts and events "
+        f"are in {DATA / 'segue.db'}, its files in {DATA / 'segue.db-blobs'}."
     )
-    out.print(f"try: .venv/bin/segue --database-url {url} tasks list")
+    out.print(f'try: .venv/bin/segue --database-url {url} docs search {task["id"]} "naming"')
     return 0
 
 

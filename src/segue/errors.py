@@ -11,6 +11,7 @@ mapper) and a message that says what to do next (for people)::
     │   ├── ConfigInvalid          task config breaks the pipeline's config schema
     │   ├── InputInvalid           submitted input breaks the step's input schema
     │   ├── TaskNotFound
+    │   ├── FileNotFound           no uploaded file has that sha256
     │   ├── StepNotFound           the step id is not in the task's pipeline
     │   ├── StepNotWaiting         advance names a step that is not waiting (stale client)
     │   ├── TaskFinished           the task is COMPLETED, FAILED or CANCELLED
@@ -177,6 +178,13 @@ class TaskNotFound(UserError):
     """No task has that id; check the id (``segue tasks list`` shows them)."""
 
     code = "task_not_found"
+    http_status = 404
+
+
+class FileNotFound(UserError):
+    """No uploaded file has that sha256; upload it first (``POST /files``)."""
+
+    code = "file_not_found"
     http_status = 404
 
 

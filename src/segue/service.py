@@ -34,6 +34,7 @@ from segue.encoding import (
 )
 from segue.errors import (
     ConfigInvalid,
+    FileNotFound,
     IdempotencyConflict,
     InputInvalid,
     LeaseLost,
@@ -226,6 +227,27 @@ class Service:
         """A task's artifacts (TaskNotFound for an unknown id)."""
         self.store.task_status(task_id)
         return self.store.artifacts(task_id, step, current_only=current_only)
+
+    def artifact_value(self, artifact: Artifact) -> JSONValue:
+        """An artifact's JSON value, reading the blob store when it lives there."""
+        if artifact.kind == "json":
+            return artifact.value
+        return json.loads(self.store.read_blob(artifact.sha256))  # type: ignore[no-any-return]
+
+    def artifact_values(self, task_id: str) -> dict[str, JSONValue]:
+        """Current artifact values by step (TaskNotFound for an unknown id)."""
+        return {a.step: self.artifact_value(a) for a in self.artifacts(task_id)}
+
+    def put_file(self, data: bytes) -> str:
+        """Store an uploaded file durably; returns its sha256 (the same bytes, the same key)."""
+        return self.store.put_blob(data)
+
+    def read_file(self, sha256: str) -> bytes:
+        """An uploaded file or blob artifact's bytes (FileNotFound if there is none)."""
+        try:
+            return self.store.read_blob(sha256)
+        except (FileNotFoundError, ValueError) as exc:
+            raise FileNotFound(f"No file has sha256 {sha256!r}.") from exc
 
     # -- commands ----------------------------------------------------------------------
 
@@ -596,7 +618,7 @@ class Service:
             what=what,
             inline_limit=self.inline_limit_bytes,
             max_size=self.max_artifact_bytes,
-            put_blob=self.store.blobs.put,  # type: ignore[attr-defined]
+            put_blob=self.store.put_blob,
         )
 
     def _notify(self) -> None:

@@ -33,6 +33,16 @@ class Settings:
     """``SEGUE_TOKENS_FILE``: YAML/JSON list of hashed bearer tokens with roles."""
     max_body_bytes: int = 1024 * 1024
     """``SEGUE_MAX_BODY_BYTES``: largest request body the API reads (default 1 MiB)."""
+    max_upload_bytes: int = 64 * 1024 * 1024
+    """``SEGUE_MAX_UPLOAD_BYTES``: largest file ``POST /files`` takes (default 64 MiB)."""
+    llm_base_url: str | None = None
+    """``SEGUE_LLM_BASE_URL``: an OpenAI-compatible API (``…/v1``) that drafts outlines."""
+    llm_model: str = "gpt-4o-mini"
+    """``SEGUE_LLM_MODEL``: the model to ask."""
+    llm_api_key: str | None = None
+    """``SEGUE_LLM_API_KEY``: sent as a bearer token when set."""
+    llm_timeout_s: float = 60.0
+    """``SEGUE_LLM_TIMEOUT_S``: how long one model call may take."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -47,6 +57,11 @@ class Settings:
             sqlite_synchronous=(env.get(f"{ENV_PREFIX}SQLITE_SYNCHRONOUS") or "FULL").upper(),
             tokens_file=env.get(f"{ENV_PREFIX}TOKENS_FILE") or None,
             max_body_bytes=_positive(env, "MAX_BODY_BYTES", 1024 * 1024),
+            max_upload_bytes=_positive(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
+            llm_base_url=env.get(f"{ENV_PREFIX}LLM_BASE_URL") or None,
+            llm_model=env.get(f"{ENV_PREFIX}LLM_MODEL") or "gpt-4o-mini",
+            llm_api_key=env.get(f"{ENV_PREFIX}LLM_API_KEY") or None,
+            llm_timeout_s=float(_positive(env, "LLM_TIMEOUT_S", 60)),
         )
         given = {k: v for k, v in flags.items() if v is not None and v != ()}
         return replace(settings, **given)

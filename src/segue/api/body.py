@@ -23,6 +23,7 @@ class Limits:
     max_depth: int = DEFAULT_MAX_DEPTH
     max_string: int = DEFAULT_MAX_STRING
     max_page: int = 200
+    max_upload_bytes: int = 64 * 1024 * 1024
 
 
 async def read_body(request: Request, limits: Limits) -> bytes:

@@ -9,26 +9,36 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import re
 import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 
 from segue import logs
 from segue.app import Segue
 from segue.cli import render
-from segue.cli.tasks import LocalTasks, RemoteTasks, settled
-from segue.client import Client, ClientError
+from segue.cli.common import (
+    OPTIONS,
+    TERMINATED,
+    JsonFlag,
+    drive_live,
+    err,
+    fail,
+    finish,
+    interrupted,
+    out,
+    parse_value,
+    print_json,
+    read_json_arg,
+    show_task,
+    violations_of,
+)
+from segue.cli.tasks import LocalTasks
+from segue.client import ClientError
 from segue.client import InvalidInput as RemoteInputInvalid
 from segue.core.schemas import check_input
 from segue.core.states import TaskStatus
@@ -41,6 +51,8 @@ from segue.errors import (
     Problem,
     UserError,
 )
+from segue.pipelines import BUILT_IN
+from segue.pipelines import path as shipped_pipeline
 from segue.runtime.handlers import HandlerRegistry
 from segue.service import read_definition
 from segue.settings import Settings
@@ -60,56 +72,6 @@ pipelines_app = typer.Typer(no_args_is_help=True, help="Register and list pipeli
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(pipelines_app, name="pipelines")
 
-out = render.console()
-err = render.console(stderr=True)
-
-
-@dataclass
-class Options:
-    """Global options, shared by every command."""
-
-    database_url: str | None = None
-    blob_dir: str | None = None
-    server: str | None = None
-    token: str | None = None
-    debug: bool = False
-    current: LocalTasks | RemoteTasks | None = None
-    """The tasks a command works on, so an interrupt can give leases back."""
-    task_id: str | None = None
-    """The task a command works on, so an interrupt can say how to go on."""
-
-    def engine(self, *, create: bool = True) -> Segue:
-        """Open the engine these options describe.
-
-        A CLI database must be a file (an in-memory one would vanish with the
-        command); commands that only read refuse to create one.
-        """
-        settings = Settings.from_env(database_url=self.database_url, blob_dir=self.blob_dir)
-        path = sqlite_path(settings.database_url)
-        if path == "":
-            fail(
-                f"the database URL {settings.database_url} names no file; the CLI needs one "
-                "(such as sqlite:///segue.db).",
-                3,
-            )
-        if path is not None and not create and not Path(path).exists():
-            fail(f"there is no database at {path}; check --database-url (SEGUE_DATABASE_URL).", 3)
-        return Segue.from_settings(settings)
-
-    @contextmanager
-    def tasks(self, *, create: bool = True) -> Iterator[LocalTasks | RemoteTasks]:
-        """The tasks these options name: on ``--server``, else in the local database."""
-        with ExitStack() as stack:
-            if self.server:
-                client = stack.enter_context(Client(self.server, self.token))
-                self.current = RemoteTasks(client)
-            else:
-                self.current = LocalTasks(stack.enter_context(self.engine(create=create)))
-            try:
-                yield self.current
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop now, not after closing
-                interrupted()
-
 
 def _print_version(value: bool) -> None:
     if value:
@@ -117,26 +79,6 @@ def _print_version(value: bool) -> None:
 
         out.print(f"segue {__version__}")
         raise typer.Exit(0)
-
-
-def sqlite_path(url: str) -> str | None:
-    """The file a SQLite URL names ("" for an in-memory database), or None for other URLs."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    if parsed.get_backend_name() != "sqlite":
-        return None
-    database = parsed.database or ""
-    return "" if database in ("", ":memory:") else database
-
-
-OPTIONS = Options()
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 @app.callback()
@@ -195,54 +137,6 @@ def main_options(
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one sentence on stderr and exit."""
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    raise typer.Exit(code)
-
-
-def parse_value(text: str) -> JSONValue:
-    """JSON when it parses, else the string itself."""
-    try:
-        return json.loads(text)  # type: ignore[no-any-return]
-    except json.JSONDecodeError:
-        return text
-
-
-def read_json_arg(text: str) -> JSONValue:
-    """``@file.json``, ``-`` (stdin) or inline JSON text."""
-    if text == "-":
-        raw = sys.stdin.read()
-    elif text.startswith("@"):
-        path = Path(text[1:])
-        try:
-            raw = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror or exc}.")
-        except UnicodeDecodeError:
-            fail(f"{path} is not UTF-8 text.")
-    else:
-        raw = text
-    try:
-        return json.loads(raw)  # type: ignore[no-any-return]
-    except json.JSONDecodeError as exc:
-        fail(f"the input is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
-    except RecursionError:
-        fail("the input is not usable JSON: it is nested too deeply.")
-
-
-def print_json(value: Any) -> None:
-    """Write JSON to stdout."""
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
-def show_task(view: dict[str, Any]) -> None:
-    """The task panel, and what the current wait step asks for."""
-    out.print(render.task_panel(view))
-    if view.get("required_input"):
-        out.print(render.required_input_panel(view["required_input"]))
 
 
 # -- commands --------------------------------------------------------------------------
@@ -377,36 +271,6 @@ def check_answers(spec: PipelineSpec, answers: dict[str, JSONValue]) -> None:
         check_input(schema, answer, step=step)
 
 
-def drive_live(tasks: LocalTasks | RemoteTasks, task_id: str, *, quiet: bool) -> dict[str, Any]:
-    """Settle the task in a thread while a live table shows its steps."""
-    failure: list[BaseException] = []
-    result: list[dict[str, Any]] = []
-
-    def work() -> None:
-        try:
-            result.append(tasks.settle(task_id))
-        except BaseException as exc:  # reported in the main thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=work, name="segue-drive", daemon=True)
-    thread.start()
-    if quiet or not out.is_terminal:
-        thread.join()
-    else:
-        with Live(
-            render.task_panel(tasks.view(task_id)),
-            console=out,
-            transient=True,
-            refresh_per_second=8,
-        ) as live:
-            while thread.is_alive():
-                thread.join(0.15)
-                live.update(render.task_panel(tasks.view(task_id)))
-    if failure:
-        raise failure[0]
-    return result[0]
-
-
 def ask(required: dict[str, Any]) -> JSONValue:
     """Show what a wait step needs and read a JSON answer from the terminal."""
     out.print(render.required_input_panel(required))
@@ -430,27 +294,6 @@ def ask(required: dict[str, Any]) -> JSONValue:
     except json.JSONDecodeError as exc:
         err.print(f"[red]not valid JSON[/red]: {exc.msg}; try again.")
         return ask(required)
-
-
-def finish(view: dict[str, Any], as_json: bool) -> None:
-    """Print the outcome; exit 1 when the task failed or was cancelled."""
-    if as_json:
-        print_json(view)
-    else:
-        show_task(view)
-        if view["status"] == TaskStatus.WAITING_USER.value:
-            step = view["current_step"]
-            out.print(
-                f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
-                f"  segue advance {view['id']} {step} --input @answer.json"
-            )
-        elif not settled(view):
-            out.print(
-                f"Task {view['id']} is still {view['status']} on the server; "
-                f"see it with: segue tasks show {view['id']}"
-            )
-    if view["status"] in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -645,6 +488,12 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback address without tokens.")
     ] = False,
+    built_ins: Annotated[
+        bool,
+        typer.Option(
+            "--built-ins/--no-built-ins", help="Register the shipped doc_ingest pipeline."
+        ),
+    ] = True,
 ) -> None:
     """Serve the HTTP API (and, by default, one in-process worker)."""
     import uvicorn
@@ -666,7 +515,8 @@ def serve(
             "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
         )
     engine = Segue.from_settings(settings)
-    paths: list[str | Path] = [*settings.pipelines, *(pipelines or [])]
+    shipped = [shipped_pipeline(name) for name in BUILT_IN] if built_ins else []
+    paths: list[str | Path] = [*shipped, *settings.pipelines, *(pipelines or [])]
     for path in paths:
         for spec, created in engine.service.register_path(path):
             err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
@@ -678,7 +528,9 @@ def serve(
     application = create_app(
         engine.service,
         tokens=tokens,
-        limits=Limits(max_body_bytes=settings.max_body_bytes),
+        limits=Limits(
+            max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+        ),
         workers=workers,
     )
     gc.collect()
@@ -742,36 +594,10 @@ def main() -> None:
         sys.exit(70)
 
 
-TERMINATED: list[int] = []
-
-
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
     TERMINATED.append(signum)
     raise KeyboardInterrupt
-
-
-def interrupted() -> NoReturn:
-    """Stop at once: give back this process's leases, say how to go on, exit 130 (143: SIGTERM).
-
-    The state is in the database, so nothing is lost by not waiting for a step
-    that is still running here: it runs again as a new attempt.
-    """
-    code = 143 if TERMINATED else 130
-    try:
-        if OPTIONS.current is not None:
-            OPTIONS.current.release()
-    except Exception:  # the database may be what failed; the leases then just run out
-        pass
-    message = "interrupted."
-    if OPTIONS.task_id:
-        message += (
-            f" Task {OPTIONS.task_id} is kept as it was; go on with: segue drive {OPTIONS.task_id}"
-        )
-    err.print(message, highlight=False)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def report(exc: EngineError | ClientError) -> None:
@@ -799,12 +625,9 @@ def report(exc: EngineError | ClientError) -> None:
         cause = cause.__cause__
 
 
-def violations_of(exc: InputInvalid | RemoteInputInvalid) -> list[tuple[str, str]]:
-    """An input error's ``(pointer, message)`` pairs, from the engine or the server."""
-    if isinstance(exc, InputInvalid):
-        return [(v.pointer, v.message) for v in exc.violations]
-    return exc.violations
+from segue.cli.docs import docs_app  # noqa: E402  (the docs commands use the helpers above)
 
+app.add_typer(docs_app, name="docs")
 
 if __name__ == "__main__":
     main()

@@ -93,6 +93,23 @@ class LocalTasks:
         """The event log as plain JSON."""
         return [e.to_json() for e in self.engine.service.events(task_id, after)]
 
+    def upload(self, data: bytes, filename: str) -> dict[str, Any]:
+        """Put a file in the blob store: ``{sha256, size, filename, document}``."""
+        sha256 = self.engine.service.put_file(data)
+        ref = {"sha256": sha256, "filename": filename}
+        return {**ref, "size": len(data), "document": ref}
+
+    def artifact_values(self, task_id: str) -> dict[str, Any]:
+        """Current artifact values by step (blobs read back)."""
+        return self.engine.service.artifact_values(task_id)
+
+    def search(self, task_id: str, query: str, k: int) -> list[dict[str, Any]]:
+        """The sections of a document task closest to ``query``."""
+        from segue.docs.search import search
+
+        service = self.engine.service
+        return search(service.artifact_values(task_id), service.read_file, query, k)
+
     def artifacts(self, task_id: str) -> list[dict[str, Any]]:
         """Current artifacts as plain JSON (blob values are not read)."""
         return [
@@ -184,6 +201,21 @@ class RemoteTasks:
     def artifacts(self, task_id: str) -> list[dict[str, Any]]:
         """Current artifacts (references, and values when small)."""
         return self.client.artifacts(task_id)
+
+    def upload(self, data: bytes, filename: str) -> dict[str, Any]:
+        """Upload a file to the server: ``{sha256, size, filename, document}``."""
+        return self.client.upload(data, filename)
+
+    def artifact_values(self, task_id: str) -> dict[str, Any]:
+        """Current artifact values by step (each read from the server)."""
+        return {
+            a["step"]: self.client.artifact(task_id, a["step"])
+            for a in self.client.artifacts(task_id)
+        }
+
+    def search(self, task_id: str, query: str, k: int) -> list[dict[str, Any]]:
+        """The sections of a document task closest to ``query``."""
+        return self.client.search(task_id, query, k)
 
 
 def definition_files(path: Path) -> list[Path]:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from segue.types import JSONObject, JSONValue
+
+
+class Blobs(Protocol):
+    """Content-addressed file storage a handler may use for bytes too big for JSON."""
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` durably; returns its sha256."""
+
+    def read_blob(self, sha256: str) -> bytes:
+        """Read stored bytes back; :class:`FileNotFoundError` if there are none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +39,10 @@ class StepContext:
         pipeline: Name of the pipeline.
         version: Version of the pipeline the task runs.
         depends_on: The step's direct dependencies (``artifacts`` holds every ancestor).
+        blobs: The engine's blob store: put bytes there (an uploaded file, a
+            vector matrix) and return their sha256 in the artifact. A blob is
+            written before the step's completion commits, so a committed
+            artifact never points at a missing blob.
     """
 
     task_id: str
@@ -42,7 +56,21 @@ class StepContext:
     pipeline: str
     version: int
     depends_on: tuple[str, ...] = ()
+    blobs: Blobs | None = None
     log: Any = field(default=None)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes in the engine's blob store; returns their sha256."""
+        return self._blobs().put_blob(data)
+
+    def read_blob(self, sha256: str) -> bytes:
+        """Bytes stored under ``sha256``; :class:`FileNotFoundError` if none."""
+        return self._blobs().read_blob(sha256)
+
+    def _blobs(self) -> Blobs:
+        if self.blobs is None:
+            raise RuntimeError("this step context has no blob store")
+        return self.blobs
 
     @property
     def logger(self) -> Any:

@@ -167,6 +167,7 @@ class Worker:
             pipeline=job.spec.name,
             version=job.spec.version,
             depends_on=step.depends_on,
+            blobs=self.service.store,
         )
         try:
             handler = self.service.handlers.resolve(step.run)

@@ -224,8 +224,11 @@ class Store(Protocol):
     def release_leases(self, owner: str) -> int:
         """Let every lease ``owner`` holds run out now; returns how many."""
 
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes durably (fsynced) and return their sha256; idempotent."""
+
     def read_blob(self, sha256: str) -> bytes:
-        """The bytes of a blob artifact."""
+        """The bytes of a blob; :class:`FileNotFoundError` when there is none."""
 
     def close(self) -> None:
         """Release connections."""

@@ -296,8 +296,12 @@ class SqlStore:
             )
             return int(result.rowcount)
 
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes in the blob folder; returns their sha256."""
+        return self.blobs.put(data)
+
     def read_blob(self, sha256: str) -> bytes:
-        """Bytes of a blob artifact."""
+        """Bytes of a blob."""
         return self.blobs.get(sha256)
 
     def close(self) -> None:

@@ -1,0 +1,5 @@
+"""``python -m segue``: the command line."""
+
+from segue.cli.main import main
+
+main()
