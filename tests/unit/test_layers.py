@@ -45,6 +45,18 @@ RULES: dict[str, tuple[str, ...]] = {
     "segue.service": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
     "segue.runtime": ("segue.cli", "segue.app", "fastapi"),
     "segue.cli": ("segue.store",),
+    # document handlers see the engine only through their StepContext
+    "segue.docs": (
+        "segue.store",
+        "segue.service",
+        "segue.api",
+        "segue.cli",
+        "segue.app",
+        "segue.runtime.worker",
+        "sqlalchemy",
+        "fastapi",
+        "pydantic",
+    ),
 }
 
 

@@ -52,7 +52,7 @@ class SearchHit(BaseModel):
 
 def _filename(raw: str | None) -> str:
     name = PurePath((raw or "").replace("\\", "/")).name.strip()
-    if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
+    if name in ("", ".", "..") or len(name) > 255 or any(ord(c) < 32 for c in name):
         raise ApiProblem(
             400,
             "filename_invalid",
@@ -63,11 +63,11 @@ def _filename(raw: str | None) -> str:
 
 
 async def _multipart(request: Request) -> tuple[bytes, str | None]:
-    form = await request.form(max_files=1, max_fields=10)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise ApiProblem(400, "file_missing", "The multipart body has no 'file' field.")
-    return await upload.read(), upload.filename
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiProblem(400, "file_missing", "The multipart body has no 'file' field.")
+        return await upload.read(), upload.filename
 
 
 @router.post(

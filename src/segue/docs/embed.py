@@ -70,12 +70,15 @@ def gram_counts(text: str, dim: int) -> npt.NDArray[np.float32]:
 
 
 def _weigh(counts: npt.NDArray[np.float32], idf: npt.NDArray[np.float32]) -> Vectors:
-    tf = np.zeros_like(counts)
-    np.log(counts, out=tf, where=counts > 0)
-    tf = np.where(counts > 0, tf + 1.0, 0.0).astype(np.float32)
-    weighted = tf * idf
-    norms = np.linalg.norm(weighted, axis=-1, keepdims=True)
-    return (weighted / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+    """Sublinear TF times IDF, unit length; works in place on ``counts``."""
+    present = counts > 0
+    np.log(counts, out=counts, where=present)
+    np.add(counts, 1.0, out=counts, where=present)
+    counts *= idf
+    norms = np.linalg.norm(counts, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    counts /= norms
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +92,12 @@ class Embedding:
 
 def embed_hashed(texts: Sequence[str], dim: int = DEFAULT_DIM) -> Embedding:
     """The ``hashed-tfidf`` vectors of ``texts``."""
-    counts = np.stack([gram_counts(t, dim) for t in texts]) if texts else np.zeros((0, dim))
-    df = (counts > 0).sum(axis=0)
+    counts = np.zeros((len(texts), dim), dtype=np.float32)
+    for row, text in enumerate(texts):
+        counts[row] = gram_counts(text, dim)
+    df = np.count_nonzero(counts, axis=0)
     idf = (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
-    return Embedding("hashed-tfidf", _weigh(counts.astype(np.float32), idf), idf)
+    return Embedding("hashed-tfidf", _weigh(counts, idf), idf)
 
 
 def embed_minilm(texts: Sequence[str]) -> Embedding:

@@ -54,7 +54,6 @@ def draft_outline(ctx: StepContext) -> JSONObject:
     if not outline.headings:  # the confirm form needs one entry: offer the whole document
         first = next((line.strip() for line in doc.text.splitlines() if line.strip()), "")
         drafted["directory"] = [{"title": _stem(ctx), "level": 1, "anchor": first[:200]}]
-        drafted["warnings"] = [*outline.warnings, "The whole document is offered as one section."]
     return drafted  # type: ignore[return-value]
 
 

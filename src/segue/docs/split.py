@@ -97,6 +97,10 @@ class LineIndex:
                 self._raw.append((start, stripped))
             offset += len(line) + 1
 
+    def starting_with(self, prefix: str) -> list[int]:
+        """Starts of the lines that begin with ``prefix``."""
+        return [start for start, stripped in self._raw if stripped.startswith(prefix)]
+
     @property
     def by_key(self) -> dict[str, list[int]]:
         """Line starts by :func:`title_key` (built on first use: only titles need it)."""
@@ -129,6 +133,8 @@ def locate(entry: Mapping[str, Any], lines: LineIndex, after: int, used: set[int
     found = _pick(lines.by_key.get(key, ()), after, used)
     if found is None and anchor:
         found = _pick(lines.by_key.get(title_key(anchor), ()), after, used)
+    if found is None and len(anchor) >= 8:  # a long first line, cut short
+        found = _pick(lines.starting_with(anchor), after, used)
     return found
 
 

@@ -113,3 +113,9 @@ def test_title_keys(title: str, key: str) -> None:
 def test_a_title_and_its_heading_line_have_the_same_key() -> None:
     assert title_key("2.0.0 - 2026-06-07") == title_key("## [2.0.0] - 2026-06-07")
     assert title_key("Scope") == title_key("Scope { #scope }")
+
+
+def test_an_anchor_cut_short_still_finds_its_long_line() -> None:
+    text = "intro\n" + "A very long first line " * 20 + "\nmore\n"
+    result = split_text(text, [entry("Whole", 1, "A very long first line A very")], whole_title="x")
+    assert result.sections[0].start == text.index("A very")
