@@ -128,18 +128,11 @@ def ingest(
         OPTIONS.task_id = view["id"]
         view = drive_live(tasks, view["id"], quiet=as_json)
         interactive = sys.stdin.isatty() and not as_json
-        while _waiting_for_confirm(view):
+        if _waiting_for_confirm(view):
             answer = _confirm(view["required_input"], interactive, accept_draft)
-            if answer is None:
-                break
-            try:
-                tasks.advance(view["id"], CONFIRM_STEP, answer)
-            except (InputInvalid, RemoteInputInvalid) as exc:
-                if not interactive:
-                    raise
-                _show_violations(exc)
-                continue
-            view = drive_live(tasks, view["id"], quiet=as_json)
+            if answer is not None:
+                _answer(tasks, view["id"], answer, interactive)
+                view = drive_live(tasks, view["id"], quiet=as_json)
         if _waiting_for_confirm(view):
             print_json(view) if as_json else _explain_wait(view)
         elif view["status"] == TaskStatus.COMPLETED.value and not as_json:
@@ -171,7 +164,21 @@ def _confirm(required: dict[str, Any], interactive: bool, accept: bool) -> Any:
             return _edit(draft)
 
 
-def _edit(draft: dict[str, Any]) -> Any:
+def _answer(tasks: LocalTasks | RemoteTasks, task_id: str, answer: Any, interactive: bool) -> None:
+    """Submit the outline; in a terminal, an answer the schema refuses goes back to the editor."""
+    while True:
+        try:
+            tasks.advance(task_id, CONFIRM_STEP, answer)
+            return
+        except (InputInvalid, RemoteInputInvalid) as exc:
+            if not interactive:
+                raise
+            _show_violations(exc)
+            input("Press Enter to edit it again > ")
+            answer = _edit(answer)
+
+
+def _edit(draft: Any) -> Any:
     """Let the person edit the outline as YAML until it parses."""
     text = yaml.safe_dump(draft, allow_unicode=True, sort_keys=False, width=200)
     while True:

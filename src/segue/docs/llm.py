@@ -59,9 +59,7 @@ class ModelUnusable(Exception):
     """The model's answer cannot be used; the message says why, in a few words."""
 
 
-def ask_model(
-    doc: Document, settings: Settings, *, client: httpx.Client | None = None
-) -> Outline:
+def ask_model(doc: Document, settings: Settings, *, client: httpx.Client | None = None) -> Outline:
     """The model's outline of ``doc``, validated and located in its text."""
     if not settings.llm_base_url:
         raise ModelUnusable("SEGUE_LLM_BASE_URL is not set")
