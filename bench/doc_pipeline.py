@@ -133,9 +133,8 @@ def main() -> None:
     for step, seconds in report["steps_s"].items():
         print(f"  {step:<16} {seconds:6.2f} s")
     print(f"  {'whole pipeline':<16} {report['total_s']:6.2f} s")
-    print(
-        f"  {'floor (read+write)':<16} {report['floor_s']:6.2f} s   ratio {report['ratio_to_floor']:.1f}x"
-    )
+    floor, ratio = report["floor_s"], report["ratio_to_floor"]
+    print(f"  {'floor (read+write)':<16} {floor:6.2f} s   ratio {ratio:.1f}x")
     print(f"  peak RSS         {report['peak_rss_mb']:6.0f} MB")
 
 

@@ -26,3 +26,6 @@ def configure(*, level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # pypdf logs a line per odd font or damaged object it works around; what
+    # matters to a person reaches them as the upload step's warnings instead.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)

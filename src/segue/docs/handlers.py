@@ -27,8 +27,12 @@ from segue.types import JSONObject
 
 def ingest(ctx: StepContext) -> JSONObject:
     """Read the uploaded file into a normalized document."""
-    ref = ctx.config["document"]
-    assert isinstance(ref, dict)
+    ref = ctx.config.get("document")
+    if not isinstance(ref, dict) or "sha256" not in ref or "filename" not in ref:
+        raise DocumentError(
+            "This task's config names no document; start it with "
+            '{"document": {"sha256": …, "filename": …}} as POST /files returns it.'
+        )
     sha256, filename = str(ref["sha256"]), str(ref["filename"])
     try:
         data = ctx.read_blob(sha256)

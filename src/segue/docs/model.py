@@ -43,7 +43,7 @@ class Document:
     """Uploaded bytes turned into normalized text.
 
     Attributes:
-        text: The normalized text every offset refers to: ``\\n`` line ends,
+        text: The normalized text every offset refers to: newline line ends,
             no form feeds, no NUL, Unicode NFC; for PDF the pages' text in order.
         format: One of :data:`FORMATS`.
         encoding: The text encoding detected for text formats (``"utf-8"``,
