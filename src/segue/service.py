@@ -97,6 +97,13 @@ class Outcome:
     permanent: bool = False
 
 
+class _Unset:
+    """The type of :data:`UNSET`: no value given (``None`` is a JSON value)."""
+
+
+UNSET = _Unset()
+
+
 @dataclass(frozen=True, slots=True)
 class Idempotency:
     """An Idempotency-Key as the service sees it: who, which operation, and the request."""
@@ -355,6 +362,76 @@ class Service:
         """Resume a FAILED task from its failed steps."""
         return self._command(task_id, core.Retry(actor=actor))
 
+    def rerun(
+        self,
+        task_id: str,
+        step: str,
+        *,
+        input: JSONValue | _Unset = UNSET,
+        actor: str | None = None,
+        reason: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:
+        """Run ``step`` and everything downstream again, as a new generation.
+
+        A wait step waits again with its last input as the prefill ("re-confirm"),
+        or takes ``input`` at once. Older artifacts stay readable by attempt.
+
+        Raises:
+            TaskNotFound, TaskFinished (cancelled), StepNotFound, InvalidCommand
+            (the step has not run), InputInvalid.
+        """
+        given = not isinstance(input, _Unset)
+        value: JSONValue = None if isinstance(input, _Unset) else input
+        artifact = self._encode(step, value, what="input") if given else None
+        with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
+            state = tx.lock_task(task_id)
+            current = state.steps.get(step)
+            if artifact is not None and current is not None:
+                artifact = replace(
+                    artifact, attempt=current.attempt + 1, generation=current.generation + 1
+                )
+            previous = tx.outputs(task_id, [step]).get(step) if current else None
+            command = core.Rerun(
+                step=step,
+                actor=actor,
+                reason=reason,
+                input=value,
+                has_input=given,
+                previous=previous,
+                artifact=artifact_ref(artifact) if artifact else {},
+            )
+            transition = self._apply(tx, state, command, {step: value} if given else {})
+            if artifact is not None:
+                tx.put_artifact(task_id, artifact, self._now_iso())
+            view = self.view_of(transition.state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
+
+    def skip(
+        self,
+        task_id: str,
+        step: str,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:
+        """Skip a FAILED or waiting step; its dependents proceed (a FAILED task reopens)."""
+        command = core.Skip(step=step, actor=actor, reason=reason)
+        with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
+            view = self.view_of(self._apply(tx, tx.lock_task(task_id), command).state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
+
     def _command(self, task_id: str, command: Command) -> TaskState:
         with self.store.transaction() as tx:
             state = self._apply(tx, tx.lock_task(task_id), command).state
@@ -549,7 +626,7 @@ class Service:
         compiled = self._compiled(state.pipeline, state.version)
         if isinstance(command, core.CompleteStep | core.SubmitInput):
             wanted = compiled.refs_after.get(command.step, frozenset())
-        elif isinstance(command, core.Retry):
+        elif isinstance(command, core.Retry | core.Rerun | core.Skip):
             wanted = compiled.all_refs
         else:
             wanted = frozenset()
@@ -579,6 +656,9 @@ class Service:
                 )
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
+            elif event.type is EventType.STEP_RERUN and event.step:
+                tx.close_runs(state.id, event.step, "superseded", now_ms)
+                tx.retire_artifacts(state.id, event.step)
 
     def _replay(self, tx: Tx, idempotency: Idempotency | None) -> TaskView | None:
         if idempotency is None:

@@ -7,7 +7,9 @@ from segue.core.commands import (
     CompleteStep,
     ExpireLease,
     FailStep,
+    Rerun,
     Retry,
+    Skip,
     SubmitInput,
 )
 from segue.core.machine import Transition, advance, start
@@ -24,7 +26,9 @@ __all__ = [
     "EventType",
     "ExpireLease",
     "FailStep",
+    "Rerun",
     "Retry",
+    "Skip",
     "StepState",
     "StepStatus",
     "SubmitInput",

@@ -71,4 +71,33 @@ class Retry:
     actor: str | None = None
 
 
-Command = ClaimStep | CompleteStep | FailStep | ExpireLease | SubmitInput | Cancel | Retry
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rerun:
+    """Run ``step`` and everything downstream of it again, as a new generation.
+
+    For a wait step, ``input`` (when ``has_input``) answers it at once;
+    otherwise the task waits there again, offering ``previous`` (the last
+    submitted input, read by the shell) as the prefill.
+    """
+
+    step: str
+    actor: str | None = None
+    reason: str | None = None
+    input: JSONValue = None
+    has_input: bool = False
+    previous: JSONValue = None
+    artifact: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skip:
+    """An operator skips a FAILED or WAITING_USER step; its dependents proceed."""
+
+    step: str
+    actor: str | None = None
+    reason: str | None = None
+
+
+Command = (
+    ClaimStep | CompleteStep | FailStep | ExpireLease | SubmitInput | Cancel | Retry | Rerun | Skip
+)

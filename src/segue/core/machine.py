@@ -21,7 +21,9 @@ from segue.core.commands import (
     CompleteStep,
     ExpireLease,
     FailStep,
+    Rerun,
     Retry,
+    Skip,
     SubmitInput,
 )
 from segue.core.retry import attempts_left, retry_delay_s
@@ -128,6 +130,10 @@ def advance(
         _retry(spec, b)
     elif isinstance(command, Cancel):
         _cancel(b, command)
+    elif isinstance(command, Rerun):
+        _rerun(spec, b, command, outputs)
+    elif isinstance(command, Skip):
+        _skip(spec, b, command)
     else:
         if state.status.terminal:
             raise _finished(state, command)
@@ -244,6 +250,85 @@ def _retry(spec: PipelineSpec, b: _Builder) -> None:
     b.emit(EventType.TASK_RETRIED, steps=list(failed))
     for step_id in failed:
         b.emit(EventType.STEP_RESET, step_id, state.steps[step_id].attempt)
+
+
+def _known_step(spec: PipelineSpec, state: TaskState, step: str) -> StepSpec:
+    if not spec.has_step(step):
+        raise StepNotFound(
+            f"Pipeline {spec.name} v{spec.version} has no step '{step}'.",
+            task_id=state.id,
+            step=step,
+            steps=list(spec.step_ids),
+        )
+    return spec.step(step)
+
+
+def downstream(spec: PipelineSpec, step: str) -> list[str]:
+    """``step`` and every step that depends on it, directly or not, in definition order."""
+    found = {step}
+    for s in spec.steps:  # definition order is a topological order
+        if any(d in found for d in s.depends_on):
+            found.add(s.id)
+    return [s.id for s in spec.steps if s.id in found]
+
+
+def _rerun(spec: PipelineSpec, b: _Builder, cmd: Rerun, outputs: dict[str, JSONValue]) -> None:
+    state = b.current
+    step = _known_step(spec, state, cmd.step)
+    if state.status is TaskStatus.CANCELLED:
+        raise _finished(state, cmd)
+    if state.steps[cmd.step].status is StepStatus.PENDING:
+        raise InvalidCommand(
+            f"Step '{cmd.step}' has not run yet; only a step that has run can be rerun.",
+            task_id=state.id,
+            step=cmd.step,
+        )
+    if cmd.has_input and step.kind is not StepKind.WAIT_USER:
+        raise InvalidCommand(
+            f"Step '{cmd.step}' is an auto step; input can be given only when rerunning a "
+            "wait step.",
+            task_id=state.id,
+            step=cmd.step,
+        )
+    if cmd.has_input:
+        assert step.input_schema is not None
+        check_input(step.input_schema, cmd.input, step=cmd.step)
+    again = [
+        s for s in downstream(spec, cmd.step) if state.steps[s].status is not StepStatus.PENDING
+    ]
+    reason = cmd.reason or f"rerun from {cmd.step}"
+    listed: list[JSONValue] = list(again)
+    b.emit(EventType.TASK_REOPENED, why="rerun", from_step=cmd.step, steps=listed, reason=reason)
+    for step_id in again:
+        b.emit(EventType.STEP_RERUN, step_id, state.steps[step_id].attempt or None, reason=reason)
+    for step_id in again:
+        outputs.pop(step_id, None)
+    if step.kind is StepKind.WAIT_USER:
+        attempt = state.steps[cmd.step].attempt + 1
+        b.emit(EventType.STEP_WAITING, cmd.step, attempt, prefill=cmd.previous, rerun=True)
+        if cmd.has_input:
+            b.emit(EventType.INPUT_SUBMITTED, cmd.step, attempt, artifact=cmd.artifact)
+            outputs[cmd.step] = cmd.input
+
+
+def _skip(spec: PipelineSpec, b: _Builder, cmd: Skip) -> None:
+    state = b.current
+    _known_step(spec, state, cmd.step)
+    if state.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
+        raise _finished(state, cmd)
+    current = state.steps[cmd.step]
+    if current.status not in (StepStatus.FAILED, StepStatus.WAITING_USER):
+        raise InvalidCommand(
+            f"Step '{cmd.step}' is {current.status.value}; only a FAILED or WAITING_USER step "
+            "can be skipped.",
+            task_id=state.id,
+            step=cmd.step,
+            step_status=current.status.value,
+        )
+    reason = cmd.reason or "skipped by an operator"
+    if state.status is TaskStatus.FAILED:
+        b.emit(EventType.TASK_REOPENED, why="skip", from_step=cmd.step, reason=reason)
+    b.emit(EventType.STEP_SKIPPED, cmd.step, current.attempt or None, reason=reason)
 
 
 def _cancel(b: _Builder, cmd: Cancel) -> None:

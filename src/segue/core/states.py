@@ -18,6 +18,10 @@ Step statuses: PENDING (dependencies not done) -> READY (queued for a worker)
 -> RUNNING -> COMPLETED, or PENDING -> WAITING_USER -> COMPLETED, or PENDING ->
 SKIPPED (its condition was false). A failed attempt goes back to READY while
 retries remain, else FAILED. CANCELLED when the task is cancelled.
+
+Operators may *rerun* a step that has run (it and everything downstream go back
+to PENDING with a new generation; a COMPLETED or FAILED task reopens), and
+*skip* a FAILED or WAITING_USER step (dependents then proceed).
 """
 
 from __future__ import annotations
@@ -76,14 +80,23 @@ STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
             StepStatus.CANCELLED,
         }
     ),
-    StepStatus.READY: frozenset({StepStatus.RUNNING, StepStatus.CANCELLED}),
+    StepStatus.READY: frozenset({StepStatus.RUNNING, StepStatus.CANCELLED, StepStatus.PENDING}),
     StepStatus.RUNNING: frozenset(
-        {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.READY, StepStatus.CANCELLED}
+        {
+            StepStatus.COMPLETED,
+            StepStatus.FAILED,
+            StepStatus.READY,
+            StepStatus.CANCELLED,
+            StepStatus.PENDING,
+        }
     ),
-    StepStatus.WAITING_USER: frozenset({StepStatus.COMPLETED, StepStatus.CANCELLED}),
-    StepStatus.FAILED: frozenset({StepStatus.READY, StepStatus.PENDING}),
-    StepStatus.COMPLETED: frozenset(),
-    StepStatus.SKIPPED: frozenset(),
+    StepStatus.WAITING_USER: frozenset(
+        {StepStatus.COMPLETED, StepStatus.CANCELLED, StepStatus.SKIPPED, StepStatus.PENDING}
+    ),
+    StepStatus.FAILED: frozenset({StepStatus.READY, StepStatus.PENDING, StepStatus.SKIPPED}),
+    StepStatus.COMPLETED: frozenset({StepStatus.PENDING}),
+    StepStatus.SKIPPED: frozenset({StepStatus.PENDING}),
     StepStatus.CANCELLED: frozenset(),
 }
-"""Which step status may follow which (checked by the property tests)."""
+"""Which step status may follow which (checked by the property tests); back to
+PENDING only by an operator's rerun."""

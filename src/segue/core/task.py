@@ -29,11 +29,13 @@ class EventType(StrEnum):
     STEP_WAITING = "step_waiting"
     INPUT_SUBMITTED = "input_submitted"
     STEP_RESET = "step_reset"
+    STEP_RERUN = "step_rerun"
     STEP_CANCELLED = "step_cancelled"
     LEASE_EXPIRED = "lease_expired"
     TASK_COMPLETED = "task_completed"
     TASK_FAILED = "task_failed"
     TASK_RETRIED = "task_retried"
+    TASK_REOPENED = "task_reopened"
     TASK_CANCELLED = "task_cancelled"
 
 
@@ -220,7 +222,7 @@ def apply(state: TaskState | None, event: Event) -> TaskState:
         status, error = TaskStatus.FAILED, str(event.data.get("reason") or "")
     elif t is EventType.TASK_CANCELLED:
         status, error = TaskStatus.CANCELLED, str(event.data.get("reason") or "cancelled")
-    elif t is EventType.TASK_RETRIED:
+    elif t in (EventType.TASK_RETRIED, EventType.TASK_REOPENED):
         status, error = TaskStatus.RUNNING, None
     if not status.terminal:
         status = derived_status(steps)
@@ -244,7 +246,14 @@ def _apply_step(step: StepState, event: Event) -> StepState:
     if t is EventType.STEP_STARTED:
         return replace(step, status=StepStatus.RUNNING, started_at=at, not_before=None)
     if t in (EventType.STEP_COMPLETED, EventType.INPUT_SUBMITTED):
-        return replace(step, status=StepStatus.COMPLETED, finished_at=at, error=None, prefill=None)
+        return replace(
+            step,
+            status=StepStatus.COMPLETED,
+            attempt=event.attempt or step.attempt,
+            finished_at=at,
+            error=None,
+            prefill=None,
+        )
     if t is EventType.STEP_FAILED:
         error = data.get("error")
         return replace(
@@ -274,6 +283,8 @@ def _apply_step(step: StepState, event: Event) -> StepState:
         )
     if t is EventType.STEP_RESET:
         return replace(step, status=StepStatus.PENDING, finished_at=None, started_at=None)
+    if t is EventType.STEP_RERUN:
+        return StepState(attempt=step.attempt, generation=step.generation + 1)
     if t is EventType.STEP_CANCELLED:
         return replace(
             step,

@@ -143,6 +143,9 @@ class Tx(Protocol):
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Record a step run's output as the step's current artifact."""
 
+    def retire_artifacts(self, task_id: str, step: str) -> None:
+        """The step has no current artifact any more (its older ones stay, by attempt)."""
+
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current artifact values of ``steps`` (blobs are read back)."""
 

@@ -464,6 +464,10 @@ class SqlTx:
             {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
         )
 
+    def retire_artifacts(self, task_id: str, step: str) -> None:
+        """Mark the step's artifacts as history (a rerun's new generation replaces them)."""
+        self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": step})
+
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Make this the step's one current artifact."""
         if artifact.attempt > 1 or artifact.generation > 1:  # only then can an older one exist
