@@ -37,6 +37,7 @@ from segue.errors import (
     FileNotFound,
     IdempotencyConflict,
     InputInvalid,
+    InvalidCommand,
     LeaseLost,
     RevisionMismatch,
     TaskFinished,
@@ -244,6 +245,68 @@ class Service:
     def artifact_values(self, task_id: str) -> dict[str, JSONValue]:
         """Current artifact values by step (TaskNotFound for an unknown id)."""
         return {a.step: self.artifact_value(a) for a in self.artifacts(task_id)}
+
+    def state_at(self, task_id: str, seq: int) -> tuple[TaskState, list[Artifact]]:
+        """The task as it was right after event ``seq``, and the artifacts current then.
+
+        Rebuilt by folding the first ``seq`` events through the pure core.
+
+        Raises:
+            TaskNotFound; InvalidCommand when the task has no event ``seq``.
+        """
+        events = self.events(task_id, 0, seq)
+        if seq < 1 or len(events) < seq:
+            raise InvalidCommand(
+                f"Task {task_id} has events 1 to {self.store.get_task(task_id).revision}; "
+                f"there is no event {seq}.",
+                task_id=task_id,
+                seq=seq,
+            )
+        past = core.replay(events)
+        then = {
+            (k, s.attempt) for k, s in past.steps.items() if s.status is core.StepStatus.COMPLETED
+        }
+        found = self.artifacts(task_id, current_only=False)
+        return past, [a for a in found if (a.step, a.attempt) in then]
+
+    def fork(
+        self,
+        task_id: str,
+        seq: int,
+        *,
+        actor: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:
+        """A new task that starts from this task's state after event ``seq``.
+
+        The steps completed then are carried over with their artifacts; the
+        original task is not touched.
+        """
+        past, carried = self.state_at(task_id, seq)
+        spec = self.spec(past.pipeline, past.version)
+        copies = {a.step: _copy_of(a) for a in carried}
+        outputs = {a.step: self.artifact_value(a) for a in carried}
+        with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
+            transition = core.fork(
+                spec,
+                past,
+                new_task_id(),
+                self.clock.now(),
+                carried={step: artifact_ref(a) for step, a in copies.items()},
+                actor=actor,
+                outputs=outputs,
+            )
+            tx.insert_task(transition.state, transition.events)
+            for artifact in copies.values():
+                tx.put_artifact(transition.state.id, artifact, self._now_iso())
+            self._effects(tx, transition)
+            view = self.view_of(transition.state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
 
     def put_file(self, data: bytes) -> str:
         """Store an uploaded file durably; returns its sha256 (the same bytes, the same key)."""
@@ -707,6 +770,21 @@ class Service:
 
     def _now_iso(self) -> str:
         return isoformat(self.clock.now()) or ""
+
+
+def _copy_of(artifact: Artifact) -> NewArtifact:
+    """The same stored output, as attempt 1 of a new task's step (blobs are shared)."""
+    return NewArtifact(
+        step=artifact.step,
+        attempt=1,
+        generation=1,
+        kind=artifact.kind,
+        value_text=canonical_json(artifact.value) if artifact.kind == "json" else None,
+        sha256=artifact.sha256,
+        size=artifact.size,
+        content_type=artifact.content_type,
+        meta_text=canonical_json(artifact.meta) if artifact.meta else None,
+    )
 
 
 def _compile(spec: PipelineSpec) -> _Compiled:

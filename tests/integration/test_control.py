@@ -143,3 +143,35 @@ def test_a_late_completion_of_the_old_generation_is_rejected(flow: Segue) -> Non
     assert flow.service.complete(old, {"late": True}) is None
     assert flow.drive(task)["status"] == "COMPLETED"
     assert flow.artifacts(task)["split"] != {"late": True}
+
+
+def test_the_state_at_a_past_event_is_rebuilt_from_the_log(flow: Segue) -> None:
+    """Time travel: after the wait step opened, before the answer; with the artifacts of then."""
+    task = completed(flow)
+    waiting_seq = next(e.seq for e in flow.events(task) if e.type is EventType.STEP_WAITING)
+    past, artifacts = flow.service.state_at(task, waiting_seq)
+    assert past.revision == waiting_seq and past.status.value == "WAITING_USER"
+    assert [a.step for a in artifacts] == ["draft"]
+    whole, everything = flow.service.state_at(task, flow.get(task)["revision"])
+    assert whole == flow.service.get(task)
+    assert {a.step for a in everything} == {"draft", "confirm", "split", "embed"}
+    with pytest.raises(InvalidCommand, match="there is no event 999"):
+        flow.service.state_at(task, 999)
+
+
+def test_a_fork_starts_from_a_past_state_and_leaves_the_original_alone(flow: Segue) -> None:
+    task = completed(flow)
+    waiting_seq = next(e.seq for e in flow.events(task) if e.type is EventType.STEP_WAITING)
+    before = flow.events(task)
+    forked = flow.service.fork(task, waiting_seq, actor="ops")
+    assert forked["id"] != task and forked["status"] == "WAITING_USER"
+    assert forked["required_input"]["prefill"] == {"directory": ["a", "b"]}
+    assert flow.artifacts(forked["id"])["draft"] == {"directory": ["a", "b"]}
+    assert counter(forked["id"], "draft") == 0  # carried over, not run again
+    flow.advance(forked["id"], "confirm", {"directory": ["other"]})
+    assert flow.get(forked["id"])["status"] == "COMPLETED"
+    assert flow.events(task) == before and flow.artifacts(task)["confirm"] == {
+        "directory": ["a", "b"]
+    }
+    created = flow.events(forked["id"])[0]
+    assert created.data["forked_from"] == {"task_id": task, "seq": waiting_seq}

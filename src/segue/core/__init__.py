@@ -12,7 +12,7 @@ from segue.core.commands import (
     Skip,
     SubmitInput,
 )
-from segue.core.machine import Transition, advance, start
+from segue.core.machine import Transition, advance, fork, start
 from segue.core.states import StepStatus, TaskStatus
 from segue.core.task import Event, EventType, StepState, TaskState, apply, replay
 from segue.core.view import current_step, task_view
@@ -38,6 +38,7 @@ __all__ = [
     "advance",
     "apply",
     "current_step",
+    "fork",
     "replay",
     "start",
     "task_view",

@@ -111,6 +111,45 @@ def start(
     return b.done()
 
 
+def fork(
+    spec: PipelineSpec,
+    past: TaskState,
+    task_id: str,
+    now: datetime,
+    *,
+    carried: Mapping[str, JSONObject],
+    actor: str | None = None,
+    outputs: Outputs | None = None,
+) -> Transition:
+    """A new task that starts from ``past`` (a task's state at some event).
+
+    The steps that had completed then are completed in the new task with the
+    artifacts named in ``carried`` (step -> artifact reference); skipped ones
+    stay skipped; everything else starts afresh.
+    """
+    b = _Builder(None, now, actor)
+    b.emit(
+        EventType.TASK_CREATED,
+        task_id=task_id,
+        pipeline=spec.name,
+        version=spec.version,
+        config=past.config,
+        steps=list(spec.step_ids),
+        forked_from={"task_id": past.id, "seq": past.revision},
+    )
+    for step in spec.steps:
+        then = past.steps[step.id]
+        if then.status is StepStatus.COMPLETED and step.id in carried:
+            kind = EventType.STEP_COMPLETED
+            if step.kind is StepKind.WAIT_USER:
+                kind = EventType.INPUT_SUBMITTED
+            b.emit(kind, step.id, 1, artifact=carried[step.id], carried_from=past.id)
+        elif then.status is StepStatus.SKIPPED:
+            b.emit(EventType.STEP_SKIPPED, step.id, reason=then.reason or "skipped")
+    _settle(spec, b, outputs or {})
+    return b.done()
+
+
 def advance(
     spec: PipelineSpec,
     state: TaskState,
