@@ -226,6 +226,10 @@ def _as_list(base_url: str, value: Any) -> list[JSONObject]:
 # -- requests (shared by both clients) -------------------------------------------------
 
 
+UNSET: Any = object()
+"""No value given (``None`` is a JSON value)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Request:
     method: str
@@ -475,6 +479,43 @@ class Client:
     def retry(self, task_id: str) -> JSONObject:
         """Resume a FAILED task from its failed steps (needs the admin role)."""
         return self._object(_Request("POST", _task(task_id, "retry")))
+
+    def rerun(
+        self,
+        task_id: str,
+        step: str,
+        *,
+        input: Any = UNSET,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JSONObject:
+        """Run ``step`` and everything downstream again (operator); returns the task view.
+
+        Without ``input`` a wait step waits again with its last input as the
+        prefill; with it, the step is answered at once.
+        """
+        body: dict[str, Any] = {"step": step}
+        if input is not UNSET:
+            body["input"] = input
+        if reason is not None:
+            body["reason"] = reason
+        request = _Request(
+            "POST", _task(task_id, "rerun"), body=body, headers=_key(idempotency_key)
+        )
+        return self._object(request)
+
+    def skip(self, task_id: str, step: str, reason: str | None = None) -> JSONObject:
+        """Skip a FAILED or waiting step so its dependents proceed (admin)."""
+        body = {"reason": reason} if reason is not None else None
+        return self._object(_Request("POST", _task(task_id, "steps", step, "skip"), body=body))
+
+    def history(self, task_id: str, at: int) -> JSONObject:
+        """The task right after event ``at``: ``{at, revision, event, task, artifacts}``."""
+        return self._object(_Request("GET", _task(task_id, "history"), params={"at": at}))
+
+    def fork(self, task_id: str, at_seq: int) -> JSONObject:
+        """Start a new task from this task's state after event ``at_seq``; its view."""
+        return self._object(_Request("POST", _task(task_id, "fork"), body={"at_seq": at_seq}))
 
     def list_tasks(
         self,

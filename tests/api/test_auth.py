@@ -89,12 +89,12 @@ steps:
     admin = authed("admin-secret")
     task = admin.post("/tasks", json={"pipeline": "gated"}).json()["id"]
     operator, reviewer = authed("operator-secret"), authed("reviewer-secret")
-    assert operator.get(f"/tasks/{task}").json()["allowed_actions"] == []
+    assert operator.get(f"/tasks/{task}").json()["allowed_actions"] == ["rerun", "fork"]
     assert (
         operator.post(f"/tasks/{task}/advance", json={"step": "check", "input": {}}).status_code
         == 403
     )
-    assert reviewer.get(f"/tasks/{task}").json()["allowed_actions"] == ["advance"]
+    assert reviewer.get(f"/tasks/{task}").json()["allowed_actions"] == ["advance", "rerun", "fork"]
     done = reviewer.post(f"/tasks/{task}/advance", json={"step": "check", "input": {}})
     assert done.status_code == 200 and done.json()["status"] == "COMPLETED"
 

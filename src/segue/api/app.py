@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from segue import __version__
-from segue.api import documents, pipelines, problems, tasks
+from segue.api import control, documents, pipelines, problems, tasks
 from segue.api.auth import Tokens
 from segue.api.body import Limits
 from segue.api.context import Api, api_of
@@ -63,6 +63,7 @@ def create_app(
     problems.install(app)
     app.include_router(tasks.router)
     app.include_router(pipelines.router)
+    app.include_router(control.router)
     app.include_router(documents.router)
 
     @app.get("/healthz", tags=["health"])

@@ -109,18 +109,27 @@ def decorate(api: Api, caller: Caller, view: dict[str, Any]) -> dict[str, Any]:
         actions.append("cancel")
     if caller.at_least("admin") and status is TaskStatus.FAILED:
         actions.append("retry")
+    if operator and status is not TaskStatus.CANCELLED:
+        actions.append("rerun")
+    if operator:
+        actions.append("fork")
+    skippable = any(s["status"] in ("FAILED", "WAITING_USER") for s in view["steps"])
+    if caller.at_least("admin") and skippable and status is not TaskStatus.CANCELLED:
+        actions.append("skip")
     view["allowed_actions"] = actions
     return view
 
 
-def check_may_answer(api: Api, caller: Caller, state: TaskState, step: str) -> None:
-    """403 when the step names roles the caller does not hold."""
+def check_may_answer(
+    api: Api, caller: Caller, state: TaskState, step: str, *, only_if_waiting: bool = True
+) -> None:
+    """403 when the step names roles the caller does not hold (and it waits, by default)."""
     spec = api.service.spec(state.pipeline, state.version)
     if not spec.has_step(step):
         return  # the service answers 404 for an unknown step
     roles = spec.step(step).roles
     waiting = state.steps[step].status is StepStatus.WAITING_USER
-    if waiting and not caller.holds(roles):
+    if (waiting or not only_if_waiting) and not caller.holds(roles):
         raise ApiProblem(
             403,
             "forbidden",

@@ -46,6 +46,24 @@ class Reason(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class Rerun(Strict):
+    """Run ``step`` and everything downstream again (a new generation)."""
+
+    step: str = Field(min_length=1, max_length=64)
+    input: JsonValue = Field(
+        default=None,
+        description="For a wait step: answer it at once. Absent: it waits again, "
+        "with the last input as the prefill.",
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Fork(Strict):
+    """Start a new task from this task's state after event ``at_seq``."""
+
+    at_seq: int = Field(ge=1, le=2**31 - 1, strict=True)
+
+
 class RequiredInput(BaseModel):
     """What a waiting step asks for."""
 
@@ -89,7 +107,7 @@ class TaskView(BaseModel):
     created_at: str
     updated_at: str
     error: str | None
-    allowed_actions: list[Literal["advance", "cancel", "retry"]]
+    allowed_actions: list[Literal["advance", "cancel", "retry", "rerun", "skip", "fork"]]
 
 
 class TaskPage(BaseModel):
@@ -132,6 +150,16 @@ class ArtifactView(BaseModel):
     created_at: str
     value: JsonValue = None
     meta: dict[str, Any] | None = None
+
+
+class History(BaseModel):
+    """A task as it was right after event ``at``, rebuilt from its event log."""
+
+    at: int
+    revision: int = Field(description="The task's revision now.")
+    event: dict[str, Any] = Field(description="Event ``at`` itself.")
+    task: dict[str, Any] = Field(description="The task view of then (no allowed_actions).")
+    artifacts: list[ArtifactView] = Field(description="The artifacts current at that moment.")
 
 
 class PipelineVersion(BaseModel):

@@ -39,7 +39,8 @@ MAX_INT = 2**31 - 1
 SSE_KEEPALIVE_S = 15.0
 
 
-def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a JSON request body read by ``parse`` (not by FastAPI)."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
@@ -53,7 +54,7 @@ def _etag(view: dict[str, Any]) -> dict[str, str]:
     status_code=201,
     response_model=models.TaskView,
     responses=models.PROBLEMS,
-    openapi_extra=_json_body(models.StartTask),
+    openapi_extra=json_body(models.StartTask),
 )
 async def start_task(request: Request, key: IdempotencyKey = None) -> JSONResponse:
     """Start a task (latest version unless one is named); config is checked and defaulted."""
@@ -128,7 +129,7 @@ async def get_task(request: Request, task_id: str) -> JSONResponse:
     "/{task_id}/advance",
     response_model=models.TaskView,
     responses=models.PROBLEMS,
-    openapi_extra=_json_body(models.Advance),
+    openapi_extra=json_body(models.Advance),
 )
 async def advance_task(
     request: Request, task_id: str, key: IdempotencyKey = None, if_match: IfMatch = None
@@ -234,17 +235,7 @@ def task_artifacts(
     api, caller = api_of(request), caller_of(request)
     visible_task(api, caller, task_id)
     found = api.service.artifacts(task_id, current_only=not all_attempts)
-    return [
-        {
-            **a.ref(),
-            "generation": a.generation,
-            "current": a.current,
-            "created_at": a.created_at,
-            "value": a.value,
-            "meta": a.meta,
-        }
-        for a in found
-    ]
+    return [a.listing() for a in found]
 
 
 @router.get("/{task_id}/artifacts/{step}", responses=models.PROBLEMS)

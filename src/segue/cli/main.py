@@ -625,8 +625,13 @@ def report(exc: EngineError | ClientError) -> None:
         cause = cause.__cause__
 
 
-from segue.cli.docs import docs_app  # noqa: E402  (the docs commands use the helpers above)
+from segue.cli import control  # noqa: E402  (the commands below use the helpers above)
+from segue.cli.docs import docs_app  # noqa: E402
 
+app.command()(control.rerun)
+app.command()(control.skip)
+app.command()(control.fork)
+tasks_app.command("replay")(control.replay)
 app.add_typer(docs_app, name="docs")
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from segue.app import Segue
 from segue.client import Client
 from segue.core.states import TaskStatus
-from segue.service import read_definition
+from segue.service import UNSET, read_definition
 from segue.spec import PipelineSpec, load_pipeline
 from segue.types import JSONValue
 
@@ -78,6 +78,30 @@ class LocalTasks:
     def retry(self, task_id: str) -> dict[str, Any]:
         """Resume a FAILED task."""
         return self.engine.service.view_of(self.engine.service.retry(task_id, actor="cli"))
+
+    def rerun(self, task_id: str, step: str, input: Any, reason: str | None) -> dict[str, Any]:
+        """Rerun a step and its downstream (``input`` may be :data:`UNSET`)."""
+        return self.engine.service.rerun(task_id, step, input=input, actor="cli", reason=reason)
+
+    def skip(self, task_id: str, step: str, reason: str | None) -> dict[str, Any]:
+        """Skip a FAILED or waiting step."""
+        return self.engine.service.skip(task_id, step, actor="cli", reason=reason)
+
+    def history(self, task_id: str, at: int) -> dict[str, Any]:
+        """The task right after event ``at``, with the artifacts current then."""
+        service = self.engine.service
+        past, artifacts = service.state_at(task_id, at)
+        return {
+            "at": at,
+            "revision": service.get(task_id).revision,
+            "event": service.events(task_id, at - 1, 1)[0].to_json(),
+            "task": service.view_of(past),
+            "artifacts": [a.listing() for a in artifacts],
+        }
+
+    def fork(self, task_id: str, at: int) -> dict[str, Any]:
+        """A new task from this one's state after event ``at``."""
+        return self.engine.service.fork(task_id, at, actor="cli")
 
     def release(self) -> int:
         """Give back the leases of steps running here (before stopping early)."""
@@ -175,6 +199,23 @@ class RemoteTasks:
     def retry(self, task_id: str) -> dict[str, Any]:
         """Resume a FAILED task."""
         return self.client.retry(task_id)
+
+    def rerun(self, task_id: str, step: str, input: Any, reason: str | None) -> dict[str, Any]:
+        """Rerun a step and its downstream on the server."""
+        given = {} if input is UNSET else {"input": input}
+        return self.client.rerun(task_id, step, reason=reason, **given)
+
+    def skip(self, task_id: str, step: str, reason: str | None) -> dict[str, Any]:
+        """Skip a FAILED or waiting step on the server."""
+        return self.client.skip(task_id, step, reason)
+
+    def history(self, task_id: str, at: int) -> dict[str, Any]:
+        """The task right after event ``at``, rebuilt by the server."""
+        return self.client.history(task_id, at)
+
+    def fork(self, task_id: str, at: int) -> dict[str, Any]:
+        """A new task on the server from this one's state after event ``at``."""
+        return self.client.fork(task_id, at)
 
     def release(self) -> int:
         """Nothing runs here: the server's workers hold the leases."""

@@ -69,6 +69,17 @@ class Artifact:
     meta: dict[str, JSONValue] | None = None
     """For a wait step: the prefill offered and the JSON Patch from it to the input."""
 
+    def listing(self) -> dict[str, JSONValue]:
+        """The reference plus generation, currency, time, inline value and meta."""
+        return {
+            **self.ref(),
+            "generation": self.generation,
+            "current": self.current,
+            "created_at": self.created_at,
+            "value": self.value,
+            "meta": self.meta,
+        }
+
     def ref(self) -> dict[str, JSONValue]:
         """A small reference to the artifact (no payload)."""
         return {

@@ -1,0 +1,97 @@
+"""Operator commands: rerun from a step, skip a step, replay a task's past, fork it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from segue.cli import render
+from segue.cli.common import (
+    OPTIONS,
+    JsonFlag,
+    drive_live,
+    finish,
+    out,
+    print_json,
+    read_json_arg,
+    show_task,
+)
+from segue.service import UNSET
+
+Reason = Annotated[str | None, typer.Option(help="Why; recorded on the event.")]
+NoRun = Annotated[bool, typer.Option("--no-run", help="Do not run the steps here.")]
+
+
+def rerun(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    step: Annotated[str, typer.Argument(help="The step to run again, with all downstream.")],
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", "-i", help="For a wait step: @file.json, - or JSON to answer it at once."
+        ),
+    ] = None,
+    reason: Reason = None,
+    no_run: NoRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a step and everything downstream again, as a new generation.
+
+    A wait step waits again with its last input as the prefill (re-confirm)
+    unless --input answers it. Older artifacts stay readable by attempt.
+    """
+    value: Any = UNSET if input is None else read_json_arg(input)
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.rerun(task_id, step, value, reason)
+        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+
+
+def skip(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    step: Annotated[str, typer.Argument(help="A FAILED or waiting step.")],
+    reason: Reason = None,
+    no_run: NoRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Skip a FAILED or waiting step so its dependents proceed (a FAILED task reopens)."""
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.skip(task_id, step, reason)
+        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+
+
+def replay(
+    task_id: Annotated[str, typer.Argument(help="The task's id.")],
+    at: Annotated[int, typer.Option("--at", min=1, help="The event's seq.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a task as it was right after event SEQ, rebuilt from its event log."""
+    with OPTIONS.tasks(create=False) as tasks:
+        past = tasks.history(task_id, at)
+    if as_json:
+        print_json(past)
+        return
+    event = past["event"]
+    out.print(
+        f"[bold]after event {at} of {past['revision']}[/bold]: {event['type']}"
+        + (f" {event['step']}" if event.get("step") else "")
+        + f" at {event['at']}"
+    )
+    show_task(past["task"])
+    out.print("[bold]artifacts then[/bold]")
+    out.print(render.artifacts_table(past["artifacts"]))
+
+
+def fork(
+    task_id: Annotated[str, typer.Argument(help="The task to fork.")],
+    at: Annotated[int, typer.Option("--at", min=1, help="Start from the state after this event.")],
+    no_run: NoRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a new task from a task's state after event SEQ (the original is untouched)."""
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.fork(task_id, at)
+        OPTIONS.task_id = view["id"]
+        finish(view if no_run else drive_live(tasks, view["id"], quiet=as_json), as_json)
