@@ -589,6 +589,12 @@ class Service:
         for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit, task_id):
             state = tx.lock_task(claim.task_id)
             step = state.steps.get(claim.step)
+            if step is not None and step.status is core.StepStatus.WAITING_USER:
+                if step.attempt == claim.attempt and not state.status.terminal:
+                    self._fire_timer(tx, state, claim)
+                else:
+                    tx.finish_run(claim, "discarded", epoch_ms(now), None)
+                continue
             if (
                 state.status.terminal
                 or step is None
@@ -616,6 +622,27 @@ class Service:
                 )
             )
         return jobs
+
+    def _fire_timer(self, tx: Tx, state: TaskState, claim: RunClaim) -> None:
+        """A wait step's durable timer is due: time the step out, once."""
+        step = state.steps[claim.step]
+        policy = self._compiled(state.pipeline, state.version).spec.step(claim.step).on_timeout
+        tx.finish_run(claim, "fired", epoch_ms(self.clock.now()), None)
+        artifact = None
+        if policy == "use_prefill" and step.prefill is not None:
+            artifact = replace(
+                self._encode(claim.step, step.prefill, what="input"),
+                attempt=claim.attempt,
+                generation=step.generation,
+            )
+        command = core.TimeOut(
+            step=claim.step,
+            attempt=claim.attempt,
+            artifact=artifact_ref(artifact) if artifact else {},
+        )
+        after = self._apply(tx, state, command, {claim.step: step.prefill} if artifact else {})
+        if artifact is not None and after.state.steps[claim.step].status.done:
+            tx.put_artifact(state.id, artifact, self._now_iso())
 
     def _prepare(self, outcome: Outcome) -> tuple[Outcome, NewArtifact | None]:
         """Encode the output before the transaction (blob files are written here)."""
@@ -717,11 +744,22 @@ class Service:
                     f"{state.id}/{event.step}/{generation}",
                     epoch_ms(moment) if moment else now_ms,
                 )
+            elif event.type is EventType.STEP_WAITING and event.step and event.attempt:
+                self._queue_timer(tx, state, event.step, event.attempt, now_ms)
+            elif event.type is EventType.INPUT_SUBMITTED and event.step:
+                tx.close_runs(state.id, event.step, "answered", now_ms)  # its timer, if any
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
             elif event.type is EventType.STEP_RERUN and event.step:
                 tx.close_runs(state.id, event.step, "superseded", now_ms)
                 tx.retire_artifacts(state.id, event.step)
+
+    def _queue_timer(self, tx: Tx, state: TaskState, step: str, attempt: int, now_ms: int) -> None:
+        """A wait step with a timeout gets a durable timer: a run due when it expires."""
+        timeout_s = self._compiled(state.pipeline, state.version).spec.step(step).timeout_s
+        if timeout_s is not None:
+            key = f"{state.id}/{step}/{state.steps[step].generation}"
+            tx.queue_run(state.id, step, attempt, key, now_ms + int(timeout_s * 1000))
 
     def _replay(self, tx: Tx, idempotency: Idempotency | None) -> TaskView | None:
         if idempotency is None:

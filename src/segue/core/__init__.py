@@ -11,6 +11,7 @@ from segue.core.commands import (
     Retry,
     Skip,
     SubmitInput,
+    TimeOut,
 )
 from segue.core.machine import Transition, advance, fork, start
 from segue.core.states import StepStatus, TaskStatus
@@ -34,6 +35,7 @@ __all__ = [
     "SubmitInput",
     "TaskState",
     "TaskStatus",
+    "TimeOut",
     "Transition",
     "advance",
     "apply",

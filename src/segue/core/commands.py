@@ -90,6 +90,18 @@ class Rerun:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TimeOut:
+    """A durable timer fired: the wait step ``step`` (attempt) got no input in time.
+
+    For ``on_timeout: use_prefill``, ``artifact`` summarises the stored prefill.
+    """
+
+    step: str
+    attempt: int
+    artifact: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Skip:
     """An operator skips a FAILED or WAITING_USER step; its dependents proceed."""
 
@@ -99,5 +111,14 @@ class Skip:
 
 
 Command = (
-    ClaimStep | CompleteStep | FailStep | ExpireLease | SubmitInput | Cancel | Retry | Rerun | Skip
+    ClaimStep
+    | CompleteStep
+    | FailStep
+    | ExpireLease
+    | SubmitInput
+    | Cancel
+    | Retry
+    | Rerun
+    | Skip
+    | TimeOut
 )

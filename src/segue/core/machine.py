@@ -25,9 +25,10 @@ from segue.core.commands import (
     Retry,
     Skip,
     SubmitInput,
+    TimeOut,
 )
 from segue.core.retry import attempts_left, retry_delay_s
-from segue.core.schemas import check_input
+from segue.core.schemas import check_input, violations
 from segue.core.states import StepStatus, TaskStatus
 from segue.core.task import Event, EventType, TaskState, apply
 from segue.errors import InvalidCommand, LeaseLost, StepNotFound, StepNotWaiting, TaskFinished
@@ -189,6 +190,9 @@ def advance(
         elif isinstance(command, FailStep):
             _expect_step(state, command.step, command.attempt, StepStatus.RUNNING)
             _fail(spec, b, command)
+        elif isinstance(command, TimeOut):
+            _expect_step(state, command.step, command.attempt, StepStatus.WAITING_USER)
+            _time_out(spec, b, command, outputs)
         elif isinstance(command, ExpireLease):
             _expect_step(state, command.step, command.attempt, StepStatus.RUNNING)
             b.emit(EventType.LEASE_EXPIRED, command.step, command.attempt)
@@ -273,6 +277,27 @@ def _fail(spec: PipelineSpec, b: _Builder, cmd: FailStep) -> None:
         retry_in_s=round(delay, 3),
     )
     b.emit(EventType.STEP_QUEUED, cmd.step, cmd.attempt + 1, not_before=isoformat(not_before))
+
+
+def _time_out(spec: PipelineSpec, b: _Builder, cmd: TimeOut, outputs: dict[str, JSONValue]) -> None:
+    step = spec.step(cmd.step)
+    waited = f"no input within {step.timeout_s:g}s"
+    b.emit(EventType.STEP_TIMED_OUT, cmd.step, cmd.attempt, on_timeout=step.on_timeout)
+    if step.on_timeout == "skip":
+        b.emit(EventType.STEP_SKIPPED, cmd.step, cmd.attempt, reason=waited)
+        return
+    prefill = b.current.steps[cmd.step].prefill
+    problem = None
+    if step.on_timeout == "use_prefill":
+        assert step.input_schema is not None
+        found = violations(step.input_schema, prefill)
+        if not found:
+            b.emit(EventType.INPUT_SUBMITTED, cmd.step, cmd.attempt, artifact=cmd.artifact)
+            outputs[cmd.step] = prefill
+            return
+        problem = f"; its prefill does not fit the schema ({found[0].message})"
+    error: JSONObject = {"type": "WaitTimeout", "message": waited + (problem or "")}
+    b.emit(EventType.STEP_FAILED, cmd.step, cmd.attempt, error=error, will_retry=False)
 
 
 def _retry(spec: PipelineSpec, b: _Builder) -> None:

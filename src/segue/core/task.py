@@ -27,6 +27,7 @@ class EventType(StrEnum):
     STEP_FAILED = "step_failed"
     STEP_SKIPPED = "step_skipped"
     STEP_WAITING = "step_waiting"
+    STEP_TIMED_OUT = "step_timed_out"
     INPUT_SUBMITTED = "input_submitted"
     STEP_RESET = "step_reset"
     STEP_RERUN = "step_rerun"
