@@ -12,6 +12,8 @@ One handler, ``tests.support.handlers:t``, runs the operations listed in its
 - ``{sleep: S}``: sleeps S seconds, returns ``{}``.
 - ``{blob: N}``: returns ``{blob: 'x' * N}``.
 - ``{record_key: K}``: appends the idempotency key to a file named after K.
+- ``{until_cancelled: S}``: waits up to S seconds for ``ctx.cancelled``, then writes
+  ``cancelled`` or ``ran out`` to ``<task>.<step>.<attempt>.stopped``.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def t(ctx: StepContext) -> Any:
         elif name == "record_key":
             with open(folder() / f"{ctx.task_id}.{arg}.keys", "a") as fh:
                 fh.write(ctx.idempotency_key + "\n")
+        elif name == "until_cancelled":  # waits up to ARG s for the cancel flag; records it
+            flagged = ctx.cancelled.wait(float(arg))
+            marker = folder() / f"{ctx.task_id}.{ctx.step}.{ctx.attempt}.stopped"
+            marker.write_text("cancelled" if flagged else "ran out")
+            result = {"cancelled": flagged}
         elif name == "from_upstream":
             step, key = arg.split(".")
             result = {f"from_{step}": ctx.artifacts[step][key]}

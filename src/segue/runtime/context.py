@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -39,6 +40,10 @@ class StepContext:
         pipeline: Name of the pipeline.
         version: Version of the pipeline the task runs.
         depends_on: The step's direct dependencies (``artifacts`` holds every ancestor).
+        cancelled: Set when the run should stop: the task was cancelled, the
+            step rerun or timed out, or another worker took the run over. Its
+            result will be discarded; a long handler should check it (or
+            ``cancelled.wait(seconds)`` instead of sleeping) and return early.
         blobs: The engine's blob store: put bytes there (an uploaded file, a
             vector matrix) and return their sha256 in the artifact. A blob is
             written before the step's completion commits, so a committed
@@ -57,6 +62,7 @@ class StepContext:
     version: int
     depends_on: tuple[str, ...] = ()
     blobs: Blobs | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
     log: Any = field(default=None)
 
     def put_blob(self, data: bytes) -> str:

@@ -137,21 +137,43 @@ class Worker:
         self.drain(until=stop.is_set, stop=stop)
 
     def run_batch(self, jobs: list[Job]) -> list[Outcome]:
-        """Run the jobs' handlers in the pool, renewing leases while any still runs."""
+        """Run the jobs' handlers in the pool, supervising them until each has an outcome.
+
+        While handlers run, their leases are renewed every third of a lease; a
+        run whose lease is gone (cancelled, rerun, taken over) gets its
+        ``cancelled`` flag set. A run past its step's ``timeout`` is failed as
+        ``StepTimedOut`` (and retried by policy) without waiting for it: a
+        thread cannot be killed, so it is asked to stop and whatever it returns
+        later is discarded.
+        """
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="segue-step")
-        futures = {self._pool.submit(self.execute, job): job for job in jobs}
-        pending = set(futures)
-        while True:
-            _, pending = wait(pending, timeout=self.lease_s / 3)
-            if not pending:
-                break
-            tokens = [futures[f].claim.token for f in pending]
-            until = self.service.clock.now().timestamp() + self.lease_s
-            self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
-        return [f.result() for f in futures]
+        runs = [_Run(job, time.monotonic()) for job in jobs]
+        futures = {self._pool.submit(self.execute, r.job, r.cancelled): r for r in runs}
+        pending, renew_at = set(futures), time.monotonic() + self.lease_s / 3
+        while pending:
+            deadline = min([renew_at, *(futures[f].deadline for f in pending)])
+            done, pending = wait(pending, timeout=max(deadline - time.monotonic(), 0.005))
+            for future in done:
+                futures[future].outcome = future.result()
+            now = time.monotonic()
+            for future in [f for f in pending if futures[f].deadline <= now]:
+                futures[future].time_out()
+                pending.discard(future)
+            if pending and now >= renew_at:
+                renew_at = now + self.lease_s / 3
+                self._renew([futures[f] for f in pending])
+        return [r.outcome for r in runs if r.outcome is not None]
 
-    def execute(self, job: Job) -> Outcome:
+    def _renew(self, runs: list[_Run]) -> None:
+        until = self.service.clock.now().timestamp() + self.lease_s
+        tokens = [r.job.claim.token for r in runs]
+        held = self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
+        for run in runs:
+            if run.job.claim.token not in held:
+                run.cancelled.set()
+
+    def execute(self, job: Job, cancelled: threading.Event | None = None) -> Outcome:
         """Run one claimed job's handler; returns its output or its error."""
         step = job.spec.step(job.step)
         assert step.run is not None
@@ -168,6 +190,7 @@ class Worker:
             version=job.spec.version,
             depends_on=step.depends_on,
             blobs=self.service.store,
+            cancelled=cancelled or threading.Event(),
         )
         try:
             handler = self.service.handlers.resolve(step.run)
@@ -197,6 +220,29 @@ class Worker:
         if now >= self._next_sweep:
             self._next_sweep = now + self.lease_s / 3
             self.service.expire_leases()
+
+
+class StepTimedOut(Exception):
+    """A handler ran past its step's ``timeout``."""
+
+
+class _Run:
+    """One job under supervision: its cancel flag, its deadline, its outcome."""
+
+    def __init__(self, job: Job, started: float) -> None:
+        self.job = job
+        self.cancelled = threading.Event()
+        self.outcome: Outcome | None = None
+        timeout_s = job.spec.step(job.step).timeout_s
+        self.timeout_s = timeout_s
+        self.deadline = started + timeout_s if timeout_s is not None else float("inf")
+
+    def time_out(self) -> None:
+        """Give up on the run: ask it to stop and fail it (retried by policy)."""
+        self.cancelled.set()
+        message = f"the step ran past its timeout of {self.timeout_s:g}s"
+        self.outcome = Outcome(job=self.job, error=StepTimedOut(message))
+        log.warning("step timed out", task_id=self.job.claim.task_id, step=self.job.step)
 
 
 def call_handler(handler: Callable[..., Any], context: StepContext) -> Any:

@@ -232,8 +232,9 @@ class Store(Protocol):
     def next_due_ms(self) -> int | None:
         """When the earliest queued run becomes due (None: nothing queued)."""
 
-    def renew_leases(self, owner: str, tokens: Sequence[str], until_ms: int) -> int:
-        """Extend the leases this owner still holds; returns how many were renewed."""
+    def renew_leases(self, owner: str, tokens: Sequence[str], until_ms: int) -> set[str]:
+        """Extend the leases this owner still holds; returns the tokens renewed
+        (a missing one was cancelled, superseded or taken over)."""  # noqa: D205,D209
 
     def release_leases(self, owner: str) -> int:
         """Let every lease ``owner`` holds run out now; returns how many."""

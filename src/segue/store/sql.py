@@ -266,24 +266,24 @@ class SqlStore:
             value = conn.execute(query).scalar()
         return int(value) if value is not None else None
 
-    def renew_leases(self, owner: str, tokens: Sequence[str], until_ms: int) -> int:
-        """Push out the expiry of leases still held."""
+    def renew_leases(self, owner: str, tokens: Sequence[str], until_ms: int) -> set[str]:
+        """Push out the expiry of leases still held; returns the tokens renewed."""
+        held: set[str] = set()
         if not tokens:
-            return 0
-        renewed = 0
+            return held
         with self.transaction() as tx:
             for chunk in iter_chunks(list(tokens), 500):
-                result = tx.conn.execute(
-                    sa.update(t.step_runs)
-                    .where(
-                        t.step_runs.c.lease_owner == owner,
-                        t.step_runs.c.lease_token.in_(chunk),
-                        t.step_runs.c.status == "running",
-                    )
-                    .values(lease_expires_ms=until_ms)
+                where = (
+                    t.step_runs.c.lease_owner == owner,
+                    t.step_runs.c.lease_token.in_(chunk),
+                    t.step_runs.c.status == "running",
                 )
-                renewed += result.rowcount
-        return renewed
+                tx.conn.execute(
+                    sa.update(t.step_runs).where(*where).values(lease_expires_ms=until_ms)
+                )
+                found = tx.conn.execute(sa.select(t.step_runs.c.lease_token).where(*where))
+                held.update(str(token) for (token,) in found)
+        return held
 
     def release_leases(self, owner: str) -> int:
         """Let the leases of ``owner`` run out now (a worker stopping early)."""
