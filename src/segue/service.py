@@ -688,15 +688,24 @@ class Service:
             error_text = canonical_json({"type": type(error).__name__, "message": message})
         try:
             transition = self._transition(state, command, tx, extra)
-        except (LeaseLost, TaskFinished):
+        except (LeaseLost, TaskFinished) as exc:
             tx.finish_run(job.claim, "discarded", epoch_ms(now), error_text)
+            self._reject(tx, state, job, status, exc.message)
             return False
         if not tx.finish_run(job.claim, status, epoch_ms(now), error_text):
+            self._reject(tx, state, job, status, "another worker holds the step's lease now")
             return False  # fenced: another attempt holds the step now
         self._write(tx, state, transition)
         if artifact is not None:
             tx.put_artifact(state.id, artifact, isoformat(now) or "")
         return True
+
+    def _reject(self, tx: Tx, state: TaskState, job: Job, outcome: str, reason: str) -> None:
+        """Put a dropped late report on the record (it changes nothing else)."""
+        command = core.RejectReport(
+            step=job.step, attempt=job.claim.attempt, outcome=outcome, reason=reason
+        )
+        self._write(tx, state, core.advance(job.spec, state, command, self.clock.now()))
 
     def _apply(
         self,

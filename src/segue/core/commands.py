@@ -90,6 +90,16 @@ class Rerun:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RejectReport:
+    """Record that a worker's report for ``step`` (attempt) arrived too late and was dropped."""
+
+    step: str
+    attempt: int
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimeOut:
     """A durable timer fired: the wait step ``step`` (attempt) got no input in time.
 
@@ -121,4 +131,5 @@ Command = (
     | Rerun
     | Skip
     | TimeOut
+    | RejectReport
 )

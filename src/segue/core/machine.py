@@ -21,6 +21,7 @@ from segue.core.commands import (
     CompleteStep,
     ExpireLease,
     FailStep,
+    RejectReport,
     Rerun,
     Retry,
     Skip,
@@ -166,6 +167,10 @@ def advance(
     """
     outputs = dict(outputs or {})
     b = _Builder(state, now, getattr(command, "actor", None))
+    if isinstance(command, RejectReport):  # a fact about the log, whatever the state
+        data: dict[str, JSONValue] = {"outcome": command.outcome, "reason": command.reason}
+        b.emit(EventType.REPORT_REJECTED, command.step, command.attempt, **data)
+        return b.done()
     if isinstance(command, Retry):
         _retry(spec, b)
     elif isinstance(command, Cancel):

@@ -33,6 +33,7 @@ class EventType(StrEnum):
     STEP_RERUN = "step_rerun"
     STEP_CANCELLED = "step_cancelled"
     LEASE_EXPIRED = "lease_expired"
+    REPORT_REJECTED = "report_rejected"
     TASK_COMPLETED = "task_completed"
     TASK_FAILED = "task_failed"
     TASK_RETRIED = "task_retried"
