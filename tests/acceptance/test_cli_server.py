@@ -179,7 +179,7 @@ def test_tasks_list_and_events_match_the_local_shapes(server, tmp_path) -> None:
     assert {first["id"], second["id"]} <= {t["id"] for t in waiting["tasks"]}
     human = segue("tasks", "list", "--limit", "1", server=server)
     assert second["id"] in human.stdout and "WAITING_USER" in human.stdout
-    assert f"more: segue tasks list --limit 1 --cursor {cursor}" in human.stdout
+    assert f"more: segue --server {server} tasks list --limit 1 --cursor {cursor}" in human.stdout
     events = as_json(segue("events", first["id"], "--json", server=server))
     local_events = as_json(segue("events", local["id"], "--json", db=local_db))
     assert isinstance(events, list) and isinstance(local_events, list)

@@ -114,3 +114,44 @@ def test_in_a_terminal_the_person_edits_the_outline_in_their_editor(tmp_path: Pa
     assert "/directory/0/level" in errors
     assert "Preface" in text and "COMPLETED" in text
     assert marks.read_text() == "xx"
+
+
+def test_brackets_in_titles_names_and_ids_print_literally(tmp_path: Path) -> None:
+    """Text that looks like rich markup ([/bold], [[packages]]) is shown as is, never a traceback."""
+    doc = tmp_path / "[red]odd.txt"
+    doc.write_text("1. Closing [/bold] tag\n\ntext\n\n2. The [[packages]] table\n\nmore\n")
+    db = tmp_path / "b.db"
+    shown = segue("docs", "outline", str(doc), db=db)
+    assert shown.returncode == 0, shown.stderr
+    assert "1. Closing [/bold] tag" in shown.stdout and "[[packages]]" in shown.stdout
+    done = segue("docs", "ingest", str(doc), "--auto-confirm", db=db)
+    assert done.returncode == 0, done.stderr
+    assert "[red]odd.txt" in done.stdout and "Traceback" not in done.stderr
+    missing = segue("tasks", "show", "[/x]", db=db)
+    assert (
+        missing.returncode == 1 and "[/x]" in missing.stderr and "Traceback" not in missing.stderr
+    )
+
+
+def test_the_hints_keep_the_database_and_prefill_prints_the_draft(tmp_path: Path) -> None:
+    db = tmp_path / "hint.db"
+    url = f"sqlite:///{db}"
+    started = segue("--database-url", url, "docs", "ingest", str(PEP8), db=tmp_path / "other.db")
+    assert started.returncode == 0, started.stderr
+    assert f"segue --database-url {url} tasks prefill" in started.stdout
+    task = json.loads(segue("tasks", "list", "--json", db=db).stdout)["tasks"][0]
+    prefill = segue("tasks", "prefill", task["id"], db=db)
+    assert prefill.returncode == 0, prefill.stderr
+    assert json.loads(prefill.stdout) == task["required_input"]["prefill"]
+    wrong = segue("tasks", "prefill", task["id"], "--step", "embed", db=db)
+    assert wrong.returncode == 1 and "does not wait at 'embed'" in wrong.stderr
+
+
+def test_outline_offers_a_document_without_headings_as_one_entry(tmp_path: Path) -> None:
+    """`docs outline` runs the same drafting as the pipeline's abstract step."""
+    note = tmp_path / "note.txt"
+    note.write_text("Just one paragraph, no headings at all.\n")
+    drafted = json.loads(segue("docs", "outline", str(note), "--json", db=tmp_path / "x.db").stdout)
+    assert drafted["directory"] == [
+        {"title": "note", "level": 1, "anchor": "Just one paragraph, no headings at all."}
+    ]

@@ -135,8 +135,9 @@ def search_task(
 ) -> list[dict[str, Any]]:
     """The ``k`` sections of a finished document task that best match ``q``, best first."""
     api, caller = api_of(request), caller_of(request)
-    visible_task(api, caller, task_id)
+    state = visible_task(api, caller, task_id)
+    values = api.service.artifact_values(task_id)
     try:
-        return search(api.service.artifact_values(task_id), api.service.read_file, q, k)
+        return search(values, api.service.read_file, q, k, status=state.status.value)
     except DocumentError as exc:
         raise ApiProblem(409, "not_searchable", str(exc)) from exc

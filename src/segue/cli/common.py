@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 
 from segue.app import Segue
 from segue.cli import render
@@ -99,9 +101,31 @@ OPTIONS = Options()
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def lit(value: object) -> str:
+    """``value`` as literal text inside a rich markup string (``[/x]`` shows as is)."""
+    return escape(str(value))
+
+
+def again(*args: str) -> str:
+    """A ``segue`` command line to suggest, with the global options this one was given."""
+    words = ["segue"]
+    if OPTIONS.server:
+        words += ["--server", OPTIONS.server]
+    elif OPTIONS.database_url:
+        words += ["--database-url", OPTIONS.database_url]
+    return " ".join(shlex.quote(w) for w in [*words, *args])
+
+
+def plural(n: int, word: str) -> str:
+    """``1 section``, ``2 sections``; ``1 entry``, ``3 entries``."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one sentence on stderr and exit."""
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/red] {lit(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -186,13 +210,18 @@ def finish(view: dict[str, Any], as_json: bool) -> None:
         if view["status"] == TaskStatus.WAITING_USER.value:
             step = view["current_step"]
             out.print(
-                f"Task {view['id']} waits at step '{step}'. Answer it with:\n"
-                f"  segue advance {view['id']} {step} --input @answer.json"
+                f"Task {view['id']} waits at step '{lit(step)}'. Its prefill, to edit: "
+                f"{lit(again('tasks', 'prefill', view['id']))} > answer.json\nAnswer it with: "
+                f"{lit(again('advance', view['id'], step, '--input', '@answer.json'))}",
+                highlight=False,
+                soft_wrap=True,
             )
         elif not settled(view):
             out.print(
                 f"Task {view['id']} is still {view['status']} on the server; "
-                f"see it with: segue tasks show {view['id']}"
+                f"see it with: {lit(again('tasks', 'show', view['id']))}",
+                highlight=False,
+                soft_wrap=True,
             )
     if view["status"] in (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value):
         raise typer.Exit(1)
@@ -215,8 +244,8 @@ def interrupted() -> NoReturn:
         pass
     message = "interrupted."
     if OPTIONS.task_id:
-        message += (
-            f" Task {OPTIONS.task_id} is kept as it was; go on with: segue drive {OPTIONS.task_id}"
+        message += f" Task {OPTIONS.task_id} is kept as it was; go on with: " + again(
+            "drive", OPTIONS.task_id
         )
     err.print(message, highlight=False)
     sys.stdout.flush()

@@ -13,15 +13,19 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.table import Table
+from rich.text import Text
 
 from segue.cli.common import (
     OPTIONS,
     JsonFlag,
+    again,
     drive_live,
     err,
     fail,
     finish,
+    lit,
     out,
+    plural,
     print_json,
     show_task,
     violations_of,
@@ -61,7 +65,7 @@ def outline_table(directory: list[dict[str, Any]]) -> Table:
     table.add_column("title", overflow="fold")
     for n, entry in enumerate(directory, 1):
         indent = "  " * (int(entry.get("level", 1)) - 1)
-        table.add_row(str(n), str(entry.get("level")), indent + str(entry.get("title")))
+        table.add_row(str(n), str(entry.get("level")), Text(indent + str(entry.get("title"))))
     return table
 
 
@@ -74,25 +78,27 @@ def outline(
     as_json: JsonFlag = False,
 ) -> None:
     """Print the draft outline of one file: the code the pipeline's abstract step runs."""
+    from pathlib import PurePath
+
     from segue.docs.formats import read_document
-    from segue.docs.llm import draft
+    from segue.docs.handlers import drafted_directory
     from segue.docs.model import DocumentError
-    from segue.settings import Settings
 
     if method not in ("auto", "structure", "llm"):
         fail(f"--method must be auto, structure or llm, not {method!r}.", 2)
     try:
-        drafted = draft(read_document(read_file(file), file.name), Settings.from_env(), method)
+        doc = read_document(read_file(file), file.name)
     except DocumentError as exc:
         fail(str(exc))
-    result = drafted.as_directory()
+    result: dict[str, Any] = drafted_directory(doc, PurePath(file.name).stem or "Document", method)
     if as_json:
         print_json(result)
         return
-    out.print(outline_table(result["directory"]))  # type: ignore[arg-type]
-    out.print(f"[dim]{len(drafted.headings)} headings, method {drafted.method}[/dim]")
-    for warning in drafted.warnings:
-        err.print(f"[yellow]note:[/yellow] {warning}")
+    out.print(outline_table(result["directory"]))
+    summary = f"{plural(len(result['directory']), 'entry')}, method {result['method']}"
+    out.print(summary, style="dim", markup=False, highlight=False)
+    for warning in result["warnings"]:
+        err.print(f"[yellow]note:[/yellow] {lit(warning)}")
 
 
 @docs_app.command("ingest")
@@ -116,7 +122,7 @@ def ingest(
     In a terminal the drafted outline is shown: press Enter to accept it, or
     'e' to edit it in $EDITOR as YAML. Without a terminal the command prints
     the task id and the input the confirm step needs, and stops (go on with
-    `segue advance`, the HTTP API or the console), unless --accept-draft.
+    `segue advance`, or any client of the HTTP API), unless --accept-draft.
     """
     data = read_file(file)
     with OPTIONS.tasks() as tasks:
@@ -186,7 +192,7 @@ def _edit(draft: Any) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            err.print(f"[red]That is not valid YAML[/red]: {exc}; edit it again.")
+            err.print(f"[red]That is not valid YAML[/red]: {lit(exc)}; edit it again.")
 
 
 def _run_editor(text: str) -> str:
@@ -203,15 +209,18 @@ def _run_editor(text: str) -> str:
 def _show_violations(exc: InputInvalid | RemoteInputInvalid) -> None:
     err.print("[red]That outline does not fit the confirm step's schema:[/red]")
     for pointer, message in violations_of(exc):
-        err.print(f"  {pointer or '/'}: {message}", highlight=False)
+        err.print(f"  {lit(pointer or '/')}: {lit(message)}", highlight=False)
 
 
 def _explain_wait(view: dict[str, Any]) -> None:
+    task = view["id"]
     out.print(
-        f"Task {view['id']} waits for a person to confirm its outline. Answer it with:\n"
-        f"  segue advance {view['id']} {CONFIRM_STEP} --input @outline.json\n"
-        'where outline.json holds {"directory": [{"title", "level", "anchor"}, …]} '
-        "(the draft above is the prefill), or open the task in the console."
+        f"Task {task} waits for a person to confirm its outline. Save the draft, edit it, "
+        "answer with it:\n"
+        f"  {lit(again('tasks', 'prefill', task))} > outline.json\n"
+        f"  {lit(again('advance', task, CONFIRM_STEP, '--input', '@outline.json'))}",
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -224,28 +233,28 @@ def _summary(tasks: LocalTasks | RemoteTasks, view: dict[str, Any]) -> None:
     for column in ("id", "level", "title", "chars"):
         table.add_column(column, overflow="fold")
     for s in sections[:40]:
-        table.add_row(
-            s["id"], str(s["level"]), "  " * (s["level"] - 1) + s["title"], str(s["chars"])
-        )
+        indent = "  " * (s["level"] - 1)
+        table.add_row(s["id"], str(s["level"]), Text(indent + s["title"]), str(s["chars"]))
     out.print(table)
     if len(sections) > 40:
         out.print(f"[dim]… and {len(sections) - 40} more sections[/dim]")
     for missing in parsed["unlocated"]:
-        err.print(f"[yellow]not found in the text:[/yellow] {missing['title']}")
+        err.print(f"[yellow]not found in the text:[/yellow] {lit(missing['title'])}")
     file, text = upload["file"], upload["text"]
     out.print(
         f"{file['filename']}: {file['size']:,} bytes of {file['format']}, "
-        f"{text['chars']:,} characters, {len(sections)} sections, "
-        f"{values['embed']['count']} vectors ({values['embed']['embedder']})"
+        f"{text['chars']:,} characters, {plural(len(sections), 'section')}, "
+        f"{plural(values['embed']['count'], 'vector')} ({values['embed']['embedder']})",
+        markup=False,
+        highlight=False,
     )
     query = sections[len(sections) // 2]["title"]
     hits = tasks.search(view["id"], query, 1)
     if hits:
-        out.print(
-            f'search "{query}" → {hits[0]["section"]} "{hits[0]["title"]}" '
-            f"(score {hits[0]['score']})"
-        )
-    out.print(f'[dim]search more: segue docs search {view["id"]} "your words"[/dim]')
+        found = f'{hits[0]["section"]} "{hits[0]["title"]}" (score {hits[0]["score"]})'
+        out.print(f'search "{query}" → {found}', markup=False, highlight=False)
+    hint = again("docs", "search", view["id"], "your words")
+    out.print(f"[dim]search more: {lit(hint)}[/dim]", highlight=False, soft_wrap=True)
 
 
 @docs_app.command("search")
@@ -271,5 +280,7 @@ def search(
         table.add_column(column, overflow="fold")
     for hit in hits:
         title = " > ".join([*hit["path"], hit["title"]])
-        table.add_row(f"{hit['score']:.3f}", hit["section"], title, hit["preview"][:120])
+        table.add_row(
+            f"{hit['score']:.3f}", hit["section"], Text(title), Text(hit["preview"][:120])
+        )
     out.print(table)

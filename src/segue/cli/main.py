@@ -25,11 +25,13 @@ from segue.cli.common import (
     OPTIONS,
     TERMINATED,
     JsonFlag,
+    again,
     drive_live,
     err,
     fail,
     finish,
     interrupted,
+    lit,
     out,
     parse_value,
     print_json,
@@ -176,7 +178,9 @@ def validate(
                 )
             for p in result["problems"]:
                 where = ":".join(str(x) for x in (p["file"], p["line"], p["column"]) if x)
-                out.print(f"[red]{where}[/red]: {p['message']}", highlight=False, soft_wrap=True)
+                out.print(
+                    f"[red]{lit(where)}[/red]: {lit(p['message'])}", highlight=False, soft_wrap=True
+                )
     if not all(r["ok"] for r in results):
         raise typer.Exit(1)
 
@@ -250,7 +254,7 @@ def run(
                     raise
                 err.print("[red]That answer does not fit the step's schema:[/red]")
                 for pointer, message in violations_of(exc):
-                    err.print(f"  {pointer or '/'}: {message}", highlight=False)
+                    err.print(f"  {lit(pointer or '/')}: {lit(message)}", highlight=False)
                 continue
             view = drive_live(tasks, task_id, quiet=as_json)
         finish(view, as_json)
@@ -292,7 +296,7 @@ def ask(required: dict[str, Any]) -> JSONValue:
     try:
         return json.loads("\n".join(lines))  # type: ignore[no-any-return]
     except json.JSONDecodeError as exc:
-        err.print(f"[red]not valid JSON[/red]: {exc.msg}; try again.")
+        err.print(f"[red]not valid JSON[/red]: {lit(exc.msg)}; try again.")
         return ask(required)
 
 
@@ -354,12 +358,14 @@ def tasks_list(
     if not page["tasks"]:
         out.print("no tasks" + (" match" if status or pipeline else " yet") + ".")
     if page["next_cursor"]:
-        filters = "".join(
-            f" --{k} {v}"
+        filters = [
+            word
             for k, v in (("status", status), ("pipeline", pipeline), ("limit", limit))
             if v
-        )
-        out.print(f"more: segue tasks list{filters} --cursor {page['next_cursor']}")
+            for word in (f"--{k}", str(v))
+        ]
+        hint = again("tasks", "list", *filters, "--cursor", page["next_cursor"])
+        out.print(f"more: {hint}", markup=False, highlight=False, soft_wrap=True)
 
 
 @tasks_app.command("show")
@@ -380,6 +386,24 @@ def tasks_show(
     out.print(render.artifacts_table(artifacts))
     out.print("[bold]events[/bold]")
     out.print(render.events_table(events))
+
+
+@tasks_app.command("prefill")
+def tasks_prefill(
+    task_id: Annotated[str, typer.Argument(help="A task waiting for input.")],
+    step: Annotated[
+        str | None, typer.Option(help="Which wait step (default: the current one).")
+    ] = None,
+) -> None:
+    """Print what a waiting step offers as its answer (its prefill), as JSON to edit and send."""
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.view(task_id)
+    waiting = {w["step"]: w for w in view["waiting"]}
+    wanted = step or view["current_step"]
+    if wanted not in waiting:
+        now = ", ".join(waiting) or f"nothing (it is {view['status']})"
+        fail(f"task {task_id} does not wait at {wanted!r}; it waits for {now}.")
+    print_json(waiting[wanted]["prefill"])
 
 
 @app.command()
@@ -588,7 +612,7 @@ def main() -> None:
         if OPTIONS.debug:
             raise
         err.print(
-            f"[red]error:[/red] unexpected {type(exc).__name__}: {exc} "
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {lit(exc)} "
             "(run with --debug for the traceback)."
         )
         sys.exit(70)
@@ -603,13 +627,13 @@ def _terminate(signum: int, frame: object) -> None:
 def report(exc: EngineError | ClientError) -> None:
     """Print an error: the sentence, then its listed problems or violations."""
     message = exc.message if isinstance(exc, EngineError) else exc.detail
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {lit(message)}", highlight=False)
     if isinstance(exc, PipelineInvalid) and len(exc.problems) > 1:
         for p in exc.problems:
-            err.print(f"  {p}", highlight=False)
+            err.print(f"  {lit(p)}", highlight=False)
     if isinstance(exc, InputInvalid | ConfigInvalid) and len(exc.violations) > 1:
         for v in exc.violations:
-            err.print(f"  {v.pointer or '/'}: {v.message}", highlight=False)
+            err.print(f"  {lit(v.pointer or '/')}: {lit(v.message)}", highlight=False)
     listed = exc.problem.get("errors") if isinstance(exc, ClientError) else None
     generic = isinstance(exc, ClientError) and exc.code == "request_invalid"
     if isinstance(listed, list) and (len(listed) > 1 or generic):
@@ -618,10 +642,10 @@ def report(exc: EngineError | ClientError) -> None:
                 line = str(Problem(**e))
             else:
                 line = f"{e.get('pointer') or '/'}: {e.get('message')}"
-            err.print(f"  {line}", highlight=False)
+            err.print(f"  {lit(line)}", highlight=False)
     cause = exc.__cause__
     while OPTIONS.debug and cause is not None:
-        err.print(f"  caused by {type(cause).__name__}: {cause}")
+        err.print(f"  caused by {type(cause).__name__}: {lit(cause)}")
         cause = cause.__cause__
 
 

@@ -132,7 +132,8 @@ class LocalTasks:
         from segue.docs.search import search
 
         service = self.engine.service
-        return search(service.artifact_values(task_id), service.read_file, query, k)
+        status = service.get(task_id).status.value
+        return search(service.artifact_values(task_id), service.read_file, query, k, status=status)
 
     def artifacts(self, task_id: str) -> list[dict[str, Any]]:
         """Current artifacts as plain JSON (blob values are not read)."""

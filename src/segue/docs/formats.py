@@ -217,6 +217,10 @@ def _sniff_zip(data: bytes, extension: str) -> str | _Binary:
     for prefix, what in _ZIP_KINDS:
         if any(n.startswith(prefix) for n in names):
             return _Binary(what)
+    if extension == ".docx":  # a ZIP, but no Word document inside
+        return _Binary(
+            "a ZIP archive without a Word document inside (no word/document.xml)", _RESAVE
+        )
     return _Binary("a ZIP archive")
 
 

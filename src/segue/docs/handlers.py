@@ -52,13 +52,21 @@ def ingest(ctx: StepContext) -> JSONObject:
 
 def draft_outline(ctx: StepContext) -> JSONObject:
     """Draft the outline: the model when configured, else the document's structure."""
-    doc = load_document(ctx)
-    outline = draft(doc, Settings.from_env(), str(ctx.config.get("outline", "auto")))
-    drafted = outline.as_directory()
-    if not outline.headings:  # the confirm form needs one entry: offer the whole document
+    return drafted_directory(load_document(ctx), _stem(ctx), str(ctx.config.get("outline", "auto")))
+
+
+def drafted_directory(doc: Document, title: str, mode: str = "auto") -> JSONObject:
+    """The confirm step's prefill for ``doc``: ``{directory, method, warnings}``.
+
+    A document without headings is offered as one entry, titled ``title``, so
+    the form always has something to accept.
+    """
+    outline = draft(doc, Settings.from_env(), mode)
+    drafted: JSONObject = outline.as_directory()  # type: ignore[assignment]
+    if not outline.headings:
         first = next((line.strip() for line in doc.text.splitlines() if line.strip()), "")
-        drafted["directory"] = [{"title": _stem(ctx), "level": 1, "anchor": first[:200]}]
-    return drafted  # type: ignore[return-value]
+        drafted["directory"] = [{"title": title, "level": 1, "anchor": first[:200]}]
+    return drafted
 
 
 def split(ctx: StepContext) -> JSONObject:

@@ -521,7 +521,7 @@ def test_a_zip_without_word_content_named_docx_is_not_a_word_document() -> None:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("hello.txt", "hi")
     assert error(buffer.getvalue(), "report.docx").startswith(
-        "report.docx is a ZIP archive, which Segue cannot read;"
+        "report.docx is a ZIP archive without a Word document inside"
     )
 
 
