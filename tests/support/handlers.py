@@ -12,6 +12,9 @@ One handler, ``tests.support.handlers:t``, runs the operations listed in its
 - ``{sleep: S}``: sleeps S seconds, returns ``{}``.
 - ``{blob: N}``: returns ``{blob: 'x' * N}``.
 - ``{record_key: K}``: appends the idempotency key to a file named after K.
+- ``{journal: FILE}``: records this invocation (task, step, attempt, pid) in the SQLite
+  file FILE of the counters folder, outside the engine's database.
+- ``{jitter: S}``: sleeps a random time up to S seconds.
 - ``{until_cancelled: S}``: waits up to S seconds for ``ctx.cancelled``, then writes
   ``cancelled`` or ``ran out`` to ``<task>.<step>.<attempt>.stopped``.
 """
@@ -20,7 +23,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,24 @@ def bump(task_id: str, name: str) -> int:
         n = counter(task_id, name) + 1
         (folder() / f"{task_id}.{name}").write_text(str(n))
         return n
+
+
+def journal(ctx: StepContext, name: str) -> None:
+    with sqlite3.connect(folder() / name, timeout=30) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS calls (task, step, attempt, pid)")
+        db.execute(
+            "INSERT INTO calls VALUES (?, ?, ?, ?)",
+            (ctx.task_id, ctx.step, ctx.attempt, os.getpid()),
+        )
+
+
+def journal_calls(name: str) -> list[tuple[str, str, int, int]]:
+    """Every invocation a ``journal`` op recorded."""
+    path = folder() / name
+    if not path.exists():
+        return []
+    with closing(sqlite3.connect(path)) as db:
+        return list(db.execute("SELECT task, step, attempt, pid FROM calls"))
 
 
 def t(ctx: StepContext) -> Any:
@@ -79,6 +103,10 @@ def t(ctx: StepContext) -> Any:
             marker = folder() / f"{ctx.task_id}.{ctx.step}.{ctx.attempt}.stopped"
             marker.write_text("cancelled" if flagged else "ran out")
             result = {"cancelled": flagged}
+        elif name == "journal":  # one row per invocation, committed before the work goes on
+            journal(ctx, str(arg))
+        elif name == "jitter":  # sleeps a random time up to ARG seconds
+            time.sleep(random.random() * float(arg))
         elif name == "from_upstream":
             step, key = arg.split(".")
             result = {f"from_{step}": ctx.artifacts[step][key]}
