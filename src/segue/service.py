@@ -54,6 +54,8 @@ from segue.types import JSONObject, JSONValue, isoformat, new_task_id, parse_iso
 
 DEFAULT_INLINE_LIMIT_BYTES = 64 * 1024
 """Artifacts up to this size are kept inline in the database; larger ones as blobs."""
+CONCURRENCY_BACKOFF_MS = 200
+"""A run held back by its step's concurrency limit is due again this much later."""
 DEFAULT_MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 """A step output over this size fails the step (permanently)."""
 DEFAULT_LEASE_S = 30.0
@@ -603,6 +605,9 @@ class Service:
             ):
                 tx.finish_run(claim, "discarded", epoch_ms(now), None)
                 continue
+            if self._over_limit(tx, state, claim):
+                tx.unclaim(claim, epoch_ms(now) + CONCURRENCY_BACKOFF_MS)
+                continue
             command = core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
             self._apply(tx, state, command)
             compiled = self._compiled(state.pipeline, state.version)
@@ -622,6 +627,19 @@ class Service:
                 )
             )
         return jobs
+
+    def _over_limit(self, tx: Tx, state: TaskState, claim: RunClaim) -> bool:
+        """Whether this claim would run the step more often at once than it allows.
+
+        The count includes the claim itself and is taken inside the claiming
+        transaction, which holds the database's write lock, so workers in
+        different processes cannot both slip under the limit.
+        """
+        limit = self._compiled(state.pipeline, state.version).spec.step(claim.step).concurrency
+        if limit is None:
+            return False
+        now_ms = epoch_ms(self.clock.now())
+        return tx.running_count(state.pipeline, claim.step, now_ms) > limit
 
     def _fire_timer(self, tx: Tx, state: TaskState, claim: RunClaim) -> None:
         """A wait step's durable timer is due: time the step out, once."""

@@ -43,13 +43,17 @@ steps:
 """
 
 
-def worker_process(url: str, blobs: Path, lease_s: float) -> subprocess.Popen[bytes]:
+def worker_process(
+    url: str, blobs: Path, lease_s: float, threads: int = 1
+) -> subprocess.Popen[bytes]:
     script = textwrap.dedent(f"""
         import threading
         from segue import Segue
         from segue.runtime.worker import Worker
         engine = Segue({url!r}, blob_dir={str(blobs)!r})
-        Worker(engine.service, lease_s={lease_s}, poll_s=0.01, batch=4).run_forever(threading.Event())
+        Worker(
+            engine.service, lease_s={lease_s}, poll_s=0.01, batch=4, concurrency={threads}
+        ).run_forever(threading.Event())
     """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO)
@@ -135,3 +139,34 @@ def test_a_paused_worker_past_its_lease_is_fenced_off_every_time(tmp_path: Path)
             assert done == [2] and rejected == [1]
             assert engine.artifacts(task) == {"only": "done"}
             check_logs(engine, [task])
+
+
+LIMITED = f"""
+pipeline: limited
+version: 1
+steps:
+  - {{id: call_model, type: auto, depends_on: [], concurrency: 2, run: {T}, with: {{ops: [{{overlap: 0.15}}]}}}}
+  - {{id: free, type: auto, run: {T}, with: {{ops: [{{emit: ok}}]}}}}
+"""
+
+
+def test_a_step_concurrency_limit_holds_across_worker_processes(tmp_path: Path) -> None:
+    """Two processes of four threads each never run more than 2 of the limited step at once."""
+    from tests.support.handlers import most_at_once
+
+    url, blobs = f"sqlite:///{tmp_path / 'limit.db'}", tmp_path / "blobs"
+    with Segue(url, blob_dir=blobs) as engine:
+        engine.register(LIMITED)
+        tasks = [engine.start("limited", run=False)["id"] for _ in range(12)]
+        workers = [worker_process(url, blobs, lease_s=5.0, threads=4) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 60
+            while not all(engine.service.status(t).terminal for t in tasks):
+                assert time.monotonic() < deadline, "the limited tasks did not finish"
+                time.sleep(0.05)
+        finally:
+            for proc in workers:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+        assert {engine.service.status(t).value for t in tasks} == {"COMPLETED"}
+    assert most_at_once() == 2

@@ -15,6 +15,7 @@ One handler, ``tests.support.handlers:t``, runs the operations listed in its
 - ``{journal: FILE}``: records this invocation (task, step, attempt, pid) in the SQLite
   file FILE of the counters folder, outside the engine's database.
 - ``{jitter: S}``: sleeps a random time up to S seconds.
+- ``{overlap: S}``: holds a slot for S seconds; :func:`most_at_once` tells the peak.
 - ``{until_cancelled: S}``: waits up to S seconds for ``ctx.cancelled``, then writes
   ``cancelled`` or ``ran out`` to ``<task>.<step>.<attempt>.stopped``.
 """
@@ -51,6 +52,31 @@ def bump(task_id: str, name: str) -> int:
         n = counter(task_id, name) + 1
         (folder() / f"{task_id}.{name}").write_text(str(n))
         return n
+
+
+def _gauge(change: int) -> None:
+    with open(folder() / ".gauge.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        now_file, top_file = folder() / "gauge.now", folder() / "gauge.max"
+        now = int(now_file.read_text()) if now_file.exists() else 0
+        now += change
+        now_file.write_text(str(now))
+        top = int(top_file.read_text()) if top_file.exists() else 0
+        top_file.write_text(str(max(top, now)))
+
+
+def occupy(seconds: float) -> None:
+    _gauge(+1)
+    try:
+        time.sleep(seconds)
+    finally:
+        _gauge(-1)
+
+
+def most_at_once() -> int:
+    """The largest number of ``overlap`` ops that ever ran at the same time."""
+    top = folder() / "gauge.max"
+    return int(top.read_text()) if top.exists() else 0
 
 
 def journal(ctx: StepContext, name: str) -> None:
@@ -103,6 +129,8 @@ def t(ctx: StepContext) -> Any:
             marker = folder() / f"{ctx.task_id}.{ctx.step}.{ctx.attempt}.stopped"
             marker.write_text("cancelled" if flagged else "ran out")
             result = {"cancelled": flagged}
+        elif name == "overlap":  # holds a slot for ARG s; the most ever held at once is kept
+            occupy(float(arg))
         elif name == "journal":  # one row per invocation, committed before the work goes on
             journal(ctx, str(arg))
         elif name == "jitter":  # sleeps a random time up to ARG seconds

@@ -142,6 +142,12 @@ class Tx(Protocol):
         """Atomically take up to ``limit`` queued runs that are due (of ``task_id`` only, if
         given)."""  # noqa: D205,D209
 
+    def running_count(self, pipeline: str, step: str, now_ms: int) -> int:
+        """Runs of ``step`` in tasks of ``pipeline`` that hold a live lease now."""
+
+    def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
+        """Put a just-claimed run back in the queue, due again at ``not_before_ms``."""
+
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Running runs whose lease ran out before ``now_ms``."""
 

@@ -436,6 +436,42 @@ class SqlTx:
             )
         return claims
 
+    def running_count(self, pipeline: str, step: str, now_ms: int) -> int:
+        """Live runs of one step of one pipeline, across every task and worker."""
+        runs, tasks = t.step_runs, t.tasks
+        query = (
+            sa.select(sa.func.count())
+            .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
+            .where(
+                runs.c.status == "running",
+                runs.c.step == step,
+                runs.c.lease_expires_ms > now_ms,
+                tasks.c.pipeline == pipeline,
+            )
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+    def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
+        """Give a claimed run back to the queue (a concurrency limit was reached)."""
+        runs = t.step_runs
+        self.conn.execute(
+            sa.update(runs)
+            .where(
+                runs.c.task_id == claim.task_id,
+                runs.c.step == claim.step,
+                runs.c.attempt == claim.attempt,
+                runs.c.lease_token == claim.token,
+            )
+            .values(
+                status="queued",
+                lease_owner=None,
+                lease_token=None,
+                lease_expires_ms=None,
+                started_ms=None,
+                not_before_ms=not_before_ms,
+            )
+        )
+
     def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
         """Runs whose lease ran out."""
         rows = self._run(self.sql.expired, {"now": now_ms, "limit": limit}).fetchall()
