@@ -504,6 +504,32 @@ class Client:
         )
         return self._object(request)
 
+    def migrate(
+        self,
+        task_id: str,
+        to_version: int,
+        *,
+        step_map: Mapping[str, str] | None = None,
+        reason: str | None = None,
+    ) -> JSONObject:
+        """Move a task to another version of its pipeline (admin).
+
+        Raises:
+            Conflict: the move is not safe; ``problem["problems"]`` lists why.
+        """
+        body: dict[str, Any] = {"to_version": to_version}
+        if step_map:
+            body["step_map"] = dict(step_map)
+        if reason is not None:
+            body["reason"] = reason
+        return self._object(_Request("POST", _task(task_id, "migrate"), body=body))
+
+    def plan(self, text: str, content_type: str = "application/yaml") -> JSONObject:
+        """Which in-flight tasks could move to this definition's version (nothing registered)."""
+        headers = {"Content-Type": content_type}
+        request = _Request("POST", "/pipelines/plan", content=text.encode(), headers=headers)
+        return self._object(request)
+
     def skip(self, task_id: str, step: str, reason: str | None = None) -> JSONObject:
         """Skip a FAILED or waiting step so its dependents proceed (admin)."""
         body = {"reason": reason} if reason is not None else None

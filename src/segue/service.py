@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from segue import core
+from segue.core import migration
 from segue.core.commands import Command
 from segue.core.machine import Transition
 from segue.core.schemas import violations
@@ -309,6 +310,97 @@ class Service:
             self._remember(tx, idempotency, view)
         self._notify()
         return view
+
+    def migrate(
+        self,
+        task_id: str,
+        to_version: int,
+        *,
+        step_map: Mapping[str, str] | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> TaskView:
+        """Move a task to another registered version of its pipeline (:mod:`~segue.core.migration`).
+
+        Raises:
+            TaskNotFound, PipelineNotFound; InvalidCommand listing every reason
+            the move is not safe (``details["problems"]``). Nothing changes then.
+        """
+        renames = dict(step_map or {})
+        with self.store.transaction() as tx:
+            replayed = self._replay(tx, idempotency)
+            if replayed is not None:
+                return replayed
+            state = tx.lock_task(task_id)
+            old, new = (
+                self.spec(state.pipeline, state.version),
+                self.spec(state.pipeline, to_version),
+            )
+            now = self.clock.now()
+            config = apply_config_defaults(new.config_schema, dict(state.config))
+            found = violations(new.config_schema, config)
+            if found:
+                listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
+                raise InvalidCommand(
+                    f"Task {task_id}'s config does not fit version {to_version}: {listed}.",
+                    task_id=task_id,
+                    problems=[listed],
+                )
+            moved, event = migration.migrate(
+                old, new, state, renames, now, actor=actor, reason=reason, config=config
+            )
+            for step, origin in migration.counterparts(old, new, renames).items():
+                if origin is not None and origin != step:
+                    tx.rename_step(task_id, origin, step)
+            refs = self._compiled(state.pipeline, to_version).all_refs
+            outputs = tx.outputs(task_id, sorted(refs)) if refs else {}
+            settled = core.settle(new, moved, now, outputs=outputs, actor=actor)
+            self._write(tx, state, Transition(settled.state, (event, *settled.events)))
+            view = core.task_view(new, settled.state)
+            self._remember(tx, idempotency, view)
+        self._notify()
+        return view
+
+    def plan(self, text: str, filename: str | None = None) -> dict[str, Any]:
+        """Before registering ``text``: the in-flight tasks of other versions, and whether
+        each group (version, status, current step) could migrate to it, and why not."""  # noqa: D205,D209
+        new = self.load(text, filename)
+        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+        cursor: str | None = None
+        while True:
+            page = self.list_tasks(pipeline=new.name, limit=200, cursor=cursor)
+            for state in page.tasks:
+                if state.status.terminal and state.status is not core.TaskStatus.FAILED:
+                    continue
+                if state.version == new.version:
+                    continue
+                old = self.spec(state.pipeline, state.version)
+                found = migration.problems(old, new, state, {})
+                key = (state.version, state.status.value, core.current_step(state), *found)
+                if key not in groups:
+                    groups[key] = {
+                        "version": key[0],
+                        "status": key[1],
+                        "current_step": key[2],
+                        "tasks": 0,
+                        "can_migrate": not found,
+                        "problems": found,
+                        "example_task": state.id,
+                    }
+                groups[key]["tasks"] += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        listed = sorted(
+            groups.values(), key=lambda g: (g["version"], g["status"], str(g["current_step"]))
+        )
+        return {
+            "pipeline": new.name,
+            "version": new.version,
+            "in_flight": sum(g["tasks"] for g in listed),
+            "groups": listed,
+        }
 
     def put_file(self, data: bytes) -> str:
         """Store an uploaded file durably; returns its sha256 (the same bytes, the same key)."""

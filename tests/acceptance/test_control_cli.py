@@ -55,3 +55,24 @@ def test_fork_and_skip(tmp_path: Path) -> None:
     assert json.loads(skipped.stdout)["status"] == "COMPLETED"
     bad = segue("skip", view["id"], "confirm", db=db)
     assert bad.returncode == 1 and "COMPLETED" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_pipelines_plan_and_migrate(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    run = segue("run", str(PIPELINE), "--json", db=db)
+    task = json.loads(run.stdout)
+    assert task["status"] == "WAITING_USER"
+    newer = tmp_path / "v2.yaml"
+    newer.write_text(PIPELINE.read_text().replace("version: 1", "version: 2"))
+    planned = segue("pipelines", "plan", str(newer), db=db)
+    assert planned.returncode == 0, planned.stderr
+    assert "outline_review v2: 1 task of other versions in flight" in planned.stdout
+    assert json.loads(segue("pipelines", "plan", str(newer), "--json", db=db).stdout)["groups"][0][
+        "can_migrate"
+    ]
+    segue("pipelines", "register", str(newer), db=db)
+    moved = segue("migrate", task["id"], "--to", "2", "--no-run", "--json", db=db)
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["version"] == 2
+    bad = segue("migrate", task["id"], "--to", "2", "--map", "nonsense", db=db)
+    assert bad.returncode == 2 and "is not old=new" in bad.stderr

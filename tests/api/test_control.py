@@ -109,3 +109,48 @@ def test_roles_for_the_controls(authed: Callable[[str | None], httpx.Client]) ->
     assert viewer.get(f"{url}/history", params={"at": 1}).status_code == 200
     assert operator.post(f"{url}/steps/upload/skip").status_code == 403
     assert operator.post(f"{url}/rerun", json={"step": "directory_confirm"}).status_code == 200
+
+
+V2 = """
+pipeline: doc
+version: 2
+config:
+  type: object
+  properties: {auto_confirm: {type: boolean, default: false}}
+  additionalProperties: false
+steps:
+  - {id: upload, type: auto, depends_on: [], run: segue.builtins:passthrough, with: {directory: [{title: Intro, level: 1}]}}
+  - {id: abstract, type: auto, run: segue.builtins:passthrough}
+  - id: directory_confirm
+    type: wait_user
+    input_schema: {type: object, required: [directory], properties: {directory: {type: array, minItems: 1}}}
+  - {id: review, type: wait_user, input_schema: {type: object}}
+  - {id: directory_parse, type: auto, run: segue.builtins:passthrough}
+"""
+
+
+def test_plan_then_migrate_over_http(client: httpx.Client) -> None:
+    done = completed(client)
+    task = client.post("/tasks", json={"pipeline": "doc"}).json()
+    wait_status(client, task["id"], "WAITING_USER")
+    plan = client.post("/pipelines/plan", content=V2, headers={"Content-Type": "application/yaml"})
+    assert plan.status_code == 200, plan.text
+    (group,) = plan.json()["groups"]
+    assert (group["version"], group["current_step"], group["can_migrate"]) == (
+        1,
+        "directory_confirm",
+        True,
+    )
+    assert client.get("/pipelines/doc/versions/2").status_code == 404  # planning registers nothing
+
+    client.post("/pipelines", content=V2, headers={"Content-Type": "application/yaml"})
+    moved = client.post(f"/tasks/{task['id']}/migrate", json={"to_version": 2, "reason": "review"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["version"] == 2
+    client.post(f"/tasks/{task['id']}/advance", json={"step": "directory_confirm", "input": ANSWER})
+    view = wait_status(client, task["id"], "WAITING_USER")
+    assert view["current_step"] == "review"
+
+    refused = client.post(f"/tasks/{done['id']}/migrate", json={"to_version": 2})
+    assert refused.status_code == 409
+    assert "COMPLETED" in refused.json()["detail"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from segue import Segue, StepContext
+from segue.core import replay
+from segue.errors import InvalidCommand, PipelineNotFound
 from tests.conftest import FIXTURES
 
 EXAMPLES = FIXTURES / "examples"
@@ -54,3 +58,58 @@ def test_a_task_keeps_the_version_it_started_on_after_v2_is_registered(tmp_path:
         assert new["status"] == "WAITING_USER" and new["current_step"] == "quality_review"
         assert "quality_review" in [s["id"] for s in new["steps"]]
         assert engine.get(old["id"])["version"] == 1
+
+
+def test_plan_lists_in_flight_tasks_by_step_and_whether_they_can_move(tmp_path: Path) -> None:
+    v2 = (EXAMPLES / "doc_ingest_v2.yaml").read_text()
+    with engine_for(tmp_path) as engine:
+        engine.register((EXAMPLES / "doc_ingest.yaml").read_text(), "doc_ingest.yaml")
+        waiting = [engine.start("doc_ingest", {})["id"] for _ in range(2)]
+        done = engine.start("doc_ingest", {})
+        answer = {"directory": [{"title": "Only", "level": 1}]}
+        engine.advance(done["id"], "directory_confirm", answer)
+        plan = engine.service.plan(v2, "doc_ingest_v2.yaml")
+        assert (plan["pipeline"], plan["version"], plan["in_flight"]) == ("doc_ingest", 2, 2)
+        (group,) = plan["groups"]
+        assert group["current_step"] == "directory_confirm" and group["tasks"] == 2
+        assert group["can_migrate"] is True and group["problems"] == []
+        assert group["example_task"] in waiting
+        with pytest.raises(PipelineNotFound):
+            engine.service.spec("doc_ingest", 2)  # planning registers nothing
+
+
+def test_migrate_moves_a_waiting_task_to_v2_and_it_follows_v2(tmp_path: Path) -> None:
+    with engine_for(tmp_path) as engine:
+        engine.register((EXAMPLES / "doc_ingest.yaml").read_text(), "doc_ingest.yaml")
+        task = engine.start("doc_ingest", {})["id"]
+        engine.register((EXAMPLES / "doc_ingest_v2.yaml").read_text(), "doc_ingest_v2.yaml")
+        moved = engine.service.migrate(task, 2, actor="ops", reason="quality gate")
+        assert moved["version"] == 2 and moved["current_step"] == "directory_confirm"
+        event = engine.events(task)[-1]
+        assert event.type.value == "task_migrated" and event.actor == "ops"
+        assert event.data["from_version"] == 1 and event.data["to_version"] == 2
+        assert engine.service.get(task).config == {"auto_confirm": False, "min_sections": 1}
+        answer = {"directory": [{"title": "A", "level": 1}]}
+        view = engine.advance(task, "directory_confirm", answer)
+        steps = {s["id"]: s["status"] for s in view["steps"]}
+        assert view["status"] == "COMPLETED" and steps["quality_review"] == "SKIPPED"  # 1 >= 1
+        assert replay(engine.events(task)) == engine.service.get(task)
+
+
+def test_migrate_refuses_with_the_whole_list_and_changes_nothing(tmp_path: Path) -> None:
+    with engine_for(tmp_path) as engine:
+        engine.register((EXAMPLES / "doc_ingest.yaml").read_text(), "doc_ingest.yaml")
+        task = engine.start("doc_ingest", {})
+        engine.advance(task["id"], "directory_confirm", {"directory": [{"title": "A", "level": 1}]})
+        engine.register((EXAMPLES / "doc_ingest_v2.yaml").read_text(), "doc_ingest_v2.yaml")
+        with pytest.raises(InvalidCommand, match="COMPLETED"):
+            engine.service.migrate(task["id"], 2)
+        other = engine.start("doc_ingest", {}, version=1)["id"]
+        before = engine.service.get(other)
+        with pytest.raises(InvalidCommand) as caught:
+            engine.service.migrate(other, 2, step_map={"upload": "nope", "ghost": "embed"})
+        found = caught.value.details["problems"]
+        assert any("'ghost'" in p for p in found) and any("'nope'" in p for p in found)
+        assert engine.service.get(other) == before
+        with pytest.raises(InvalidCommand, match="already runs version 1"):
+            engine.service.migrate(other, 1)

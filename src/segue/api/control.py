@@ -82,6 +82,33 @@ async def skip_step(request: Request, task_id: str, step: str, key: IdempotencyK
     return decorate(api, caller, view)
 
 
+@router.post(
+    "/{task_id}/migrate",
+    response_model=models.TaskView,
+    responses=models.PROBLEMS,
+    openapi_extra=json_body(models.Migrate),
+)
+async def migrate_task(request: Request, task_id: str, key: IdempotencyKey = None) -> Any:
+    """Move a task to another version (admin); 409 lists every reason it cannot move."""
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "admin", "migrate tasks")
+    body: models.Migrate = await parse(request, models.Migrate)
+    await run_in_threadpool(visible_task, api, caller, task_id)
+    idem = _idempotency(f"{caller.name}:migrate", key, task_id, body.model_dump())
+    view = await run_in_threadpool(
+        partial(
+            api.service.migrate,
+            task_id,
+            body.to_version,
+            step_map=body.step_map,
+            actor=caller.name,
+            reason=body.reason,
+            idempotency=idem,
+        )
+    )
+    return decorate(api, caller, view)
+
+
 @router.get("/{task_id}/history", response_model=models.History, responses=models.PROBLEMS)
 def task_history(
     request: Request, task_id: str, at: Annotated[int, Query(ge=1, le=MAX_INT)]

@@ -58,6 +58,16 @@ class Rerun(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class Migrate(Strict):
+    """Move the task to another registered version of its pipeline."""
+
+    to_version: int = Field(ge=1, le=2**31 - 1, strict=True)
+    step_map: dict[str, str] | None = Field(
+        default=None, description="Old step id -> new step id, for steps that were renamed."
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class Fork(Strict):
     """Start a new task from this task's state after event ``at_seq``."""
 

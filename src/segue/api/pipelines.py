@@ -54,13 +54,7 @@ async def register_pipeline(request: Request) -> JSONResponse:
     """Register a definition (YAML or JSON): 201 new, 200 identical, 409 changed, 422 invalid."""
     api, caller = api_of(request), caller_of(request)
     require(caller, "admin", "register pipelines")
-    raw = await read_body(request, api.limits)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ApiProblem(400, "body_not_utf8", "The definition is not UTF-8 text.") from exc
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
-    filename = "definition.json" if kind == "application/json" else "definition.yaml"
+    text, filename = await _definition(request)
     spec, created = await run_in_threadpool(api.service.register, text, filename)
     if not caller.sees(spec.name):
         raise ApiProblem(
@@ -70,6 +64,38 @@ async def register_pipeline(request: Request) -> JSONResponse:
     return JSONResponse(
         {**_version(record), "created": created}, status_code=201 if created else 200
     )
+
+
+async def _definition(request: Request) -> tuple[str, str]:
+    raw = await read_body(request, api_of(request).limits)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(400, "body_not_utf8", "The definition is not UTF-8 text.") from exc
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    return text, "definition.json" if kind == "application/json" else "definition.yaml"
+
+
+@router.post(
+    "/plan",
+    responses=models.PROBLEMS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string"}} for t in DEFINITION_TYPES},
+        }
+    },
+)
+async def plan_pipeline(request: Request) -> dict[str, Any]:
+    """Before registering a new version: the in-flight tasks of the others, grouped by
+    version, status and current step, each group saying whether it could migrate."""  # noqa: D205,D209
+    api, caller = api_of(request), caller_of(request)
+    require(caller, "admin", "plan pipeline versions")
+    text, filename = await _definition(request)
+    plan: dict[str, Any] = await run_in_threadpool(api.service.plan, text, filename)
+    if not caller.sees(plan["pipeline"]):
+        raise ApiProblem(403, "forbidden", f"Token '{caller.name}' may not see {plan['pipeline']}.")
+    return plan
 
 
 @router.get("", response_model=list[models.PipelineVersion])

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from segue.cli import render
 from segue.cli.common import (
     OPTIONS,
     JsonFlag,
     drive_live,
+    fail,
     finish,
     out,
+    plural,
     print_json,
     read_json_arg,
     show_task,
 )
-from segue.service import UNSET
+from segue.service import UNSET, read_definition
 
 Reason = Annotated[str | None, typer.Option(help="Why; recorded on the event.")]
 NoRun = Annotated[bool, typer.Option("--no-run", help="Do not run the steps here.")]
@@ -95,3 +100,58 @@ def fork(
         view = tasks.fork(task_id, at)
         OPTIONS.task_id = view["id"]
         finish(view if no_run else drive_live(tasks, view["id"], quiet=as_json), as_json)
+
+
+def migrate(
+    task_id: Annotated[str, typer.Argument(help="The task to move.")],
+    to: Annotated[int, typer.Option("--to", min=1, help="The version to move it to.")],
+    maps: Annotated[
+        list[str] | None, typer.Option("--map", help="old=new for a renamed step (repeatable).")
+    ] = None,
+    reason: Reason = None,
+    no_run: NoRun = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move a task to another version of its pipeline; refused, with every reason, when unsafe."""
+    step_map: dict[str, str] = {}
+    for item in maps or []:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            fail(f"--map '{item}' is not old=new.", 2)
+        step_map[old] = new
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        view = tasks.migrate(task_id, to, step_map, reason)
+        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+
+
+def plan(
+    file: Annotated[Path, typer.Argument(help="The new definition (not registered).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Before registering a new version: the in-flight tasks of older ones, by step,
+    and whether each could migrate to it (and why not)."""  # noqa: D205,D209
+    text = read_definition(file)
+    with OPTIONS.tasks(create=False) as tasks:
+        found = tasks.plan(text, str(file))
+    if as_json:
+        print_json(found)
+        return
+    out.print(
+        f"{found['pipeline']} v{found['version']}: {plural(found['in_flight'], 'task')} "
+        "of other versions in flight",
+        markup=False,
+    )
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("version", "status", "current step", "tasks", "can migrate", "why not"):
+        table.add_column(column, overflow="fold")
+    for g in found["groups"]:
+        table.add_row(
+            str(g["version"]),
+            g["status"],
+            Text(str(g["current_step"] or "")),
+            str(g["tasks"]),
+            "yes" if g["can_migrate"] else "no",
+            Text("; ".join(g["problems"])),
+        )
+    out.print(table)

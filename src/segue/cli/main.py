@@ -655,6 +655,8 @@ from segue.cli.docs import docs_app  # noqa: E402
 app.command()(control.rerun)
 app.command()(control.skip)
 app.command()(control.fork)
+app.command()(control.migrate)
+pipelines_app.command("plan")(control.plan)
 tasks_app.command("replay")(control.replay)
 app.add_typer(docs_app, name="docs")
 

@@ -103,6 +103,18 @@ class LocalTasks:
         """A new task from this one's state after event ``at``."""
         return self.engine.service.fork(task_id, at, actor="cli")
 
+    def migrate(
+        self, task_id: str, version: int, step_map: dict[str, str], reason: str | None
+    ) -> dict[str, Any]:
+        """Move a task to another version."""
+        return self.engine.service.migrate(
+            task_id, version, step_map=step_map, actor="cli", reason=reason
+        )
+
+    def plan(self, text: str, filename: str) -> dict[str, Any]:
+        """Which in-flight tasks could move to this definition's version."""
+        return self.engine.service.plan(text, filename)
+
     def release(self) -> int:
         """Give back the leases of steps running here (before stopping early)."""
         return self.engine.release()
@@ -217,6 +229,18 @@ class RemoteTasks:
     def fork(self, task_id: str, at: int) -> dict[str, Any]:
         """A new task on the server from this one's state after event ``at``."""
         return self.client.fork(task_id, at)
+
+    def migrate(
+        self, task_id: str, version: int, step_map: dict[str, str], reason: str | None
+    ) -> dict[str, Any]:
+        """Move a task to another version, on the server."""
+        return self.client.migrate(task_id, version, step_map=step_map, reason=reason)
+
+    def plan(self, text: str, filename: str) -> dict[str, Any]:
+        """Check the definition here, then ask the server for the plan."""
+        load_pipeline(text, filename)
+        kind = "application/json" if filename.endswith(".json") else "application/yaml"
+        return self.client.plan(text, kind)
 
     def release(self) -> int:
         """Nothing runs here: the server's workers hold the leases."""

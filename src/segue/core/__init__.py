@@ -14,7 +14,7 @@ from segue.core.commands import (
     SubmitInput,
     TimeOut,
 )
-from segue.core.machine import Transition, advance, fork, start
+from segue.core.machine import Transition, advance, fork, settle, start
 from segue.core.states import StepStatus, TaskStatus
 from segue.core.task import Event, EventType, StepState, TaskState, apply, replay
 from segue.core.view import current_step, task_view
@@ -44,6 +44,7 @@ __all__ = [
     "current_step",
     "fork",
     "replay",
+    "settle",
     "start",
     "task_view",
 ]

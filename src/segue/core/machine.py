@@ -113,6 +113,20 @@ def start(
     return b.done()
 
 
+def settle(
+    spec: PipelineSpec,
+    state: TaskState,
+    now: datetime,
+    *,
+    outputs: Outputs | None = None,
+    actor: str | None = None,
+) -> Transition:
+    """Open every step of ``state`` whose dependencies are done (after a migration)."""
+    b = _Builder(state, now, actor)
+    _settle(spec, b, outputs or {})
+    return b.done()
+
+
 def fork(
     spec: PipelineSpec,
     past: TaskState,

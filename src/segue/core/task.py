@@ -39,6 +39,7 @@ class EventType(StrEnum):
     TASK_RETRIED = "task_retried"
     TASK_REOPENED = "task_reopened"
     TASK_CANCELLED = "task_cancelled"
+    TASK_MIGRATED = "task_migrated"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,8 +215,18 @@ def apply(state: TaskState | None, event: Event) -> TaskState:
     assert state is not None, "the first event of a task must be task_created"
     assert event.seq == state.revision + 1, "events must be applied in order"
     steps = dict(state.steps)
-    status, error = state.status, state.error
+    status, error, version, config = state.status, state.error, state.version, state.config
     t = event.type
+    if t is EventType.TASK_MIGRATED:
+        mapping = event.data["steps"]
+        assert isinstance(mapping, dict)
+        steps = {
+            new: state.steps[old] if isinstance(old, str) else StepState()
+            for new, old in mapping.items()
+        }
+        version = int(str(event.data["to_version"]))
+        moved = event.data.get("config")
+        config = moved if isinstance(moved, dict) else config
     if event.step is not None:
         steps[event.step] = _apply_step(steps[event.step], event)
     if t is EventType.TASK_COMPLETED:
@@ -229,7 +240,14 @@ def apply(state: TaskState | None, event: Event) -> TaskState:
     if not status.terminal:
         status = derived_status(steps)
     return replace(
-        state, steps=steps, status=status, error=error, revision=event.seq, updated_at=event.at
+        state,
+        version=version,
+        config=config,
+        steps=steps,
+        status=status,
+        error=error,
+        revision=event.seq,
+        updated_at=event.at,
     )
 
 

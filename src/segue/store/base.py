@@ -160,6 +160,9 @@ class Tx(Protocol):
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Record a step run's output as the step's current artifact."""
 
+    def rename_step(self, task_id: str, old: str, new: str) -> None:
+        """A migration renamed a step: its runs and artifacts follow it."""
+
     def retire_artifacts(self, task_id: str, step: str) -> None:
         """The step has no current artifact any more (its older ones stay, by attempt)."""
 

@@ -500,6 +500,15 @@ class SqlTx:
             {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
         )
 
+    def rename_step(self, task_id: str, old: str, new: str) -> None:
+        """Move a step's runs and artifacts to its new id (a migration's step_map)."""
+        for table in (t.step_runs, t.artifacts):
+            self.conn.execute(
+                sa.update(table)
+                .where(table.c.task_id == task_id, table.c.step == old)
+                .values(step=new)
+            )
+
     def retire_artifacts(self, task_id: str, step: str) -> None:
         """Mark the step's artifacts as history (a rerun's new generation replaces them)."""
         self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": step})
