@@ -579,7 +579,12 @@ class Service:
         idempotency: Idempotency | None = None,
     ) -> TaskView:
         """Skip a FAILED or waiting step; its dependents proceed (a FAILED task reopens)."""
-        command = core.Skip(step=step, actor=actor, reason=reason)
+        return self.control(task_id, core.Skip(step=step, actor=actor, reason=reason), idempotency)
+
+    def control(
+        self, task_id: str, command: Command, idempotency: Idempotency | None = None
+    ) -> TaskView:
+        """Apply an operator's command (cancel, retry, skip), once per idempotency key."""
         with self.store.transaction() as tx:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:

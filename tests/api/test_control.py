@@ -154,3 +154,15 @@ def test_plan_then_migrate_over_http(client: httpx.Client) -> None:
     refused = client.post(f"/tasks/{done['id']}/migrate", json={"to_version": 2})
     assert refused.status_code == 409
     assert "COMPLETED" in refused.json()["detail"]
+
+
+def test_cancel_and_retry_are_idempotent_under_a_key(client: httpx.Client) -> None:
+    task = client.post("/tasks", json={"pipeline": "doc"}).json()
+    wait_status(client, task["id"], "WAITING_USER")
+    url, key = f"/tasks/{task['id']}/cancel", {"Idempotency-Key": "c1"}
+    first = client.post(url, json={"reason": "dup"}, headers=key)
+    again = client.post(url, json={"reason": "dup"}, headers=key)
+    assert first.status_code == again.status_code == 200 and again.json()["status"] == "CANCELLED"
+    other = client.post(url, json={"reason": "different"}, headers=key)
+    assert other.status_code == 422  # the same key for another request
+    assert client.post(url, json={"reason": "dup"}).status_code == 409  # no key: already cancelled

@@ -24,6 +24,7 @@ from segue.api.context import (
     visible_task,
 )
 from segue.api.problems import ApiProblem
+from segue.core.commands import Cancel, Retry
 from segue.core.states import TaskStatus
 from segue.encoding import request_hash
 from segue.errors import PipelineNotFound, StepNotWaiting, TaskFinished
@@ -183,7 +184,7 @@ def _revision(if_match: str | None) -> int | None:
 
 
 @router.post("/{task_id}/cancel", response_model=models.TaskView, responses=models.PROBLEMS)
-async def cancel_task(request: Request, task_id: str) -> dict[str, Any]:
+async def cancel_task(request: Request, task_id: str, key: IdempotencyKey = None) -> dict[str, Any]:
     """Cancel a task that has not finished (admin)."""
     api, caller = api_of(request), caller_of(request)
     require(caller, "admin", "cancel tasks")
@@ -191,22 +192,23 @@ async def cancel_task(request: Request, task_id: str) -> dict[str, Any]:
     if await request.body():
         reason = (await parse(request, models.Reason)).reason
     await run_in_threadpool(visible_task, api, caller, task_id)
-    state = await run_in_threadpool(
-        partial(api.service.cancel, task_id, actor=caller.name, reason=reason)
-    )
-    return decorate(api, caller, api.service.view_of(state))
+    command = Cancel(actor=caller.name, reason=reason)
+    idem = Idempotency(f"{caller.name}:cancel", key, request_hash(task_id, reason)) if key else None
+    view = await run_in_threadpool(api.service.control, task_id, command, idem)
+    return decorate(api, caller, view)
 
 
 @router.post("/{task_id}/retry", response_model=models.TaskView, responses=models.PROBLEMS)
-async def retry_task(request: Request, task_id: str) -> dict[str, Any]:
+async def retry_task(request: Request, task_id: str, key: IdempotencyKey = None) -> dict[str, Any]:
     """Resume a FAILED task: failed steps get a new attempt, finished steps stay (admin)."""
     api, caller = api_of(request), caller_of(request)
     require(caller, "admin", "retry tasks")
     if await request.body():
         await parse(request, models.Empty)
     await run_in_threadpool(visible_task, api, caller, task_id)
-    state = await run_in_threadpool(partial(api.service.retry, task_id, actor=caller.name))
-    return decorate(api, caller, api.service.view_of(state))
+    idem = Idempotency(f"{caller.name}:retry", key, request_hash(task_id)) if key else None
+    view = await run_in_threadpool(api.service.control, task_id, Retry(actor=caller.name), idem)
+    return decorate(api, caller, view)
 
 
 @router.get("/{task_id}/events", response_model=models.EventPage, responses=models.PROBLEMS)
