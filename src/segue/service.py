@@ -188,6 +188,8 @@ class Service:
         return self.store.list_pipelines()
 
     def _compiled(self, name: str, version: int | None) -> _Compiled:
+        if version is None:  # the latest, which another process may have registered
+            version = self.store.latest_version(name)
         if version is not None and (name, version) in self._specs:
             return self._specs[(name, version)]
         record = self.store.get_pipeline(name, version)

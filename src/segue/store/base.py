@@ -196,6 +196,9 @@ class Store(Protocol):
             VersionConflict: the version exists with different content.
         """
 
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of ``name`` (None when there is none); cheap."""
+
     def get_pipeline(self, name: str, version: int | None = None) -> PipelineRecord:
         """The named version, or the latest one.
 

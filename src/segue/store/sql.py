@@ -250,6 +250,11 @@ class SqlStore:
         with self._read() as conn:
             return [_artifact(row) for row in conn.execute(query)]
 
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of a pipeline (None: not registered)."""
+        row = self._read_one(self.statements.latest_version, {"name": name})
+        return None if row is None or row[0] is None else int(row[0])
+
     def task_status(self, task_id: str) -> str:
         """One column of one row."""
         row = self._read_one(self.statements.task_status, {"id": task_id})

@@ -65,6 +65,10 @@ class Statements:
         self.get_task = p(get)
         self.lock_task = p(get.with_for_update() if lock_rows else get)
         self.task_status = p(sa.select(tasks.status).where(tasks.id == b("id")))
+        versions = t.pipelines.c
+        self.latest_version = p(
+            sa.select(sa.func.max(versions.version)).where(versions.name == b("name"))
+        )
         self.insert_task = p(sa.insert(t.tasks), TASK_COLUMNS)
         self.update_task = p(
             sa.update(t.tasks)
