@@ -34,6 +34,7 @@ from segue.cli.common import (
     lit,
     out,
     parse_value,
+    plural,
     print_json,
     read_json_arg,
     show_task,
@@ -559,6 +560,12 @@ def serve(
     )
     gc.collect()
     gc.freeze()  # the long-lived objects of start-up leave the collector's scans (shorter pauses)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"serving http://{shown}:{port} with {plural(workers, 'worker')} (Ctrl-C stops)",
+        markup=False,
+        highlight=False,
+    )
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
