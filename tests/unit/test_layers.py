@@ -43,6 +43,9 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "segue.store": ("segue.runtime", "segue.service", "segue.cli", "segue.app", "fastapi"),
     "segue.service": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
+    "segue.service_core": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
+    "segue.execution": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
+    "segue.control": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
     "segue.runtime": ("segue.cli", "segue.app", "fastapi"),
     "segue.cli": ("segue.store",),
     # document handlers see the engine only through their StepContext
