@@ -82,3 +82,25 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path) -> None:
         if proc.stderr:
             proc.stderr.close()
     assert [code for code, _ in results] == [0] * 6, results
+
+
+def test_integers_beyond_64_bits_survive_exactly(engine: Segue) -> None:
+    """The state row is written by orjson, which refuses big integers: they still round-trip."""
+    engine.register(
+        """
+pipeline: big
+version: 1
+config: {type: object}
+steps:
+  - {id: ask, type: wait_user, depends_on: [], prefill: "config", input_schema: {type: object}}
+"""
+    )
+    huge = 123456789012345678901234567890
+    view = engine.start("big", {"n": huge})
+    assert engine.service.get(view["id"]).config == {"n": huge}
+    # CEL integers are 64-bit: the prefill cannot be computed, which is recorded, not a crash
+    assert view["required_input"]["prefill"] is None
+    waiting = next(e for e in engine.events(view["id"]) if e.type is EventType.STEP_WAITING)
+    assert "cannot be read as CEL values" in str(waiting.data["prefill_error"])
+    done = engine.advance(view["id"], "ask", {"m": -huge})
+    assert done["status"] == "COMPLETED" and engine.artifacts(view["id"])["ask"] == {"m": -huge}

@@ -53,7 +53,11 @@ class Expression:
                 field, a type mismatch, a division by zero).
         """
         try:
-            result = self._program.evaluate(json_to_cel(dict(activation)))
+            data = json_to_cel(dict(activation))
+        except (ValueError, OverflowError) as exc:  # CEL integers are 64-bit
+            raise ExpressionError(f"its data cannot be read as CEL values ({exc})") from exc
+        try:
+            result = self._program.evaluate(data)
         except CELEvalError as exc:
             raise ExpressionError(_eval_message(exc)) from exc
         if isinstance(result, CELEvalError):

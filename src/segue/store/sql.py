@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -59,9 +60,18 @@ class Dialect:
     time, and its busy handler sleeps and polls, which starves some writers for a second)."""
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON text back to values (the standard library: orjson turns integers over 64
+    bits into floats, silently)."""  # noqa: D205,D209
+    return json.loads(text)
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text (UTF-8 kept as is)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (UTF-8 kept as is), by orjson unless it refuses the value."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers over 64 bits
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class SqlStore:
@@ -197,7 +207,7 @@ class SqlStore:
         row = self._read_one(self.statements.get_task, {"id": task_id})
         if row is None:
             raise _not_found(task_id)
-        return TaskState.from_json(json.loads(row[0]))
+        return TaskState.from_json(loads(row[0]))
 
     def list_tasks(
         self,
@@ -218,7 +228,7 @@ class SqlStore:
             query = query.where(t.tasks.c.id < decode_cursor(cursor))
         with self._read() as conn:
             rows = conn.execute(query.limit(limit + 1)).all()
-        page = [TaskState.from_json(json.loads(r.state)) for r in rows[:limit]]
+        page = [TaskState.from_json(loads(r.state)) for r in rows[:limit]]
         more = len(rows) > limit
         return TaskPage(tasks=page, next_cursor=encode_cursor(page[-1].id) if more else None)
 
@@ -346,7 +356,7 @@ class SqlTx:
         row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
-        return TaskState.from_json(json.loads(row[0]))
+        return TaskState.from_json(loads(row[0]))
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Compare-and-set on the revision, then append the events."""
@@ -549,7 +559,7 @@ class SqlTx:
         out: dict[str, JSONValue] = {}
         for step, kind, value, sha256 in self._run(self.sql.outputs(len(steps)), params):
             text = value if kind == "json" else self.store.blobs.get(sha256).decode()
-            out[step] = json.loads(text)
+            out[step] = loads(text)
         return out
 
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
@@ -617,7 +627,7 @@ def _event(row: Any) -> Event:
             "step": row.step,
             "attempt": row.attempt,
             "actor": row.actor,
-            "data": json.loads(row.data),
+            "data": loads(row.data),
         }
     )
 
@@ -630,12 +640,12 @@ def _artifact(row: Any) -> Artifact:
         generation=row.generation,
         current=bool(row.current),
         kind=row.kind,
-        value=json.loads(row.value) if row.value is not None else None,
+        value=loads(row.value) if row.value is not None else None,
         sha256=row.sha256,
         size=row.size,
         content_type=row.content_type,
         created_at=row.created_at,
-        meta=json.loads(row.meta) if row.meta else None,
+        meta=loads(row.meta) if row.meta else None,
     )
 
 
