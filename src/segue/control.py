@@ -22,8 +22,9 @@ from segue.errors import (
     InvalidCommand,
 )
 from segue.service_core import UNSET, Idempotency, ServiceCore, _Unset
+from segue.spec import PipelineSpec
 from segue.store.base import Artifact, NewArtifact
-from segue.types import JSONValue, new_task_id
+from segue.types import JSONObject, JSONValue, new_task_id
 
 
 class Controls(ServiceCore):
@@ -118,17 +119,17 @@ class Controls(ServiceCore):
                 self.spec(state.pipeline, to_version),
             )
             now = self.clock.now()
-            config = apply_config_defaults(new.config_schema, dict(state.config))
-            found = violations(new.config_schema, config)
-            if found:
-                listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
-                raise InvalidCommand(
-                    f"Task {task_id}'s config does not fit version {to_version}: {listed}.",
-                    task_id=task_id,
-                    problems=[listed],
-                )
+            config, config_errors = _config_under(new, state)
             moved, event = migration.migrate(
-                old, new, state, renames, now, actor=actor, reason=reason, config=config
+                old,
+                new,
+                state,
+                renames,
+                now,
+                actor=actor,
+                reason=reason,
+                config=config,
+                config_errors=config_errors,
             )
             for step, origin in migration.counterparts(old, new, renames).items():
                 if origin is not None and origin != step:
@@ -156,7 +157,7 @@ class Controls(ServiceCore):
                 if state.version == new.version:
                     continue
                 old = self.spec(state.pipeline, state.version)
-                found = migration.problems(old, new, state, {})
+                found = migration.problems(old, new, state, {}, _config_under(new, state)[1])
                 key = (state.version, state.status.value, core.current_step(state), *found)
                 if key not in groups:
                     groups[key] = {
@@ -165,7 +166,7 @@ class Controls(ServiceCore):
                         "current_step": key[2],
                         "tasks": 0,
                         "can_migrate": not found,
-                        "problems": found,
+                        "reasons": found,
                         "example_task": state.id,
                     }
                 groups[key]["tasks"] += 1
@@ -256,6 +257,13 @@ class Controls(ServiceCore):
             self._remember(tx, idempotency, view)
         self._notify()
         return view
+
+
+def _config_under(new: PipelineSpec, state: TaskState) -> tuple[JSONObject, list[str]]:
+    """The task's config with the new version's defaults, and what breaks its schema."""
+    config = apply_config_defaults(new.config_schema, dict(state.config))
+    found = violations(new.config_schema, config)
+    return config, [f"{v.pointer or '/'}: {v.message}" for v in found[:5]]
 
 
 def _copy_of(artifact: Artifact) -> NewArtifact:

@@ -119,7 +119,7 @@ def test_run_advance_and_show_print_what_local_mode_prints(server, tmp_path) -> 
     remote, local = run_to_review(server=server), run_to_review(db=local_db)
     assert (remote["status"], remote["current_step"]) == ("WAITING_USER", "review")
     assert remote["required_input"]["schema"]["required"] == ["approved"]
-    assert remote["allowed_actions"] == ["advance", "cancel", "rerun", "fork", "skip"]
+    assert remote["allowed_actions"] == ["advance", "cancel", "rerun", "fork", "skip", "migrate"]
     same_shape(remote, local)
     answer = tmp_path / "answer.json"
     answer.write_text('{"approved": true}')

@@ -45,7 +45,7 @@ def test_get_shows_the_wait_step_with_its_schema_and_prefill(client) -> None:
         "directory": [{"title": "Intro", "level": 1}, {"title": "Body", "level": 1}]
     }
     assert need["can_answer"] is True
-    assert view["allowed_actions"] == ["advance", "cancel", "rerun", "fork", "skip"]
+    assert view["allowed_actions"] == ["advance", "cancel", "rerun", "fork", "skip", "migrate"]
     etag = client.get(f"/tasks/{view['id']}").headers["etag"]
     assert etag == f'"{view["revision"]}"'
 

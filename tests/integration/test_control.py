@@ -175,3 +175,24 @@ def test_a_fork_starts_from_a_past_state_and_leaves_the_original_alone(flow: Seg
     }
     created = flow.events(forked["id"])[0]
     assert created.data["forked_from"] == {"task_id": task, "seq": waiting_seq}
+
+
+def test_rerun_above_an_answered_wait_step_lets_it_be_answered_again(flow: Segue) -> None:
+    """The wait step opens as a new attempt, so its new answer has a place of its own."""
+    task = completed(flow)
+    view = flow.service.rerun(task, "draft")
+    view = flow.drive(task)
+    assert view["status"] == "WAITING_USER" and view["current_step"] == "confirm"
+    assert next(s for s in view["steps"] if s["id"] == "confirm")["attempt"] == 2
+    done = flow.advance(task, "confirm", {"directory": ["again"]})
+    assert done["status"] == "COMPLETED" and flow.artifacts(task)["confirm"] == {
+        "directory": ["again"]
+    }
+
+
+def test_rerun_of_a_wait_step_never_answered_keeps_its_own_prefill(flow: Segue) -> None:
+    view = flow.start("flow")
+    assert view["required_input"]["prefill"] == {"directory": ["a", "b"]}
+    again = flow.service.rerun(view["id"], "confirm")
+    assert again["status"] == "WAITING_USER"
+    assert again["required_input"]["prefill"] == {"directory": ["a", "b"]}

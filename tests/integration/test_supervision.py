@@ -54,6 +54,15 @@ def test_a_step_past_its_timeout_fails_and_is_retried_and_the_handler_is_asked_t
     }
     assert stopped(view["id"], 1) == "cancelled" and stopped(view["id"], 2) == "cancelled"
     assert "long" not in engine.artifacts(view["id"])  # a late result is never recorded
+    deadline = time.monotonic() + 10
+    rejected: list[int | None] = []
+    while len(rejected) < 2 and time.monotonic() < deadline:
+        engine.drive(view["id"])  # the worker reports late results it has seen come back
+        rejected = [
+            e.attempt for e in engine.events(view["id"]) if e.type.value == "report_rejected"
+        ]
+        time.sleep(0.05)
+    assert sorted(rejected) == [1, 2]  # ... but each is on the record
 
 
 def test_cancelling_a_task_sets_the_running_handlers_flag(engine: Segue) -> None:

@@ -72,7 +72,7 @@ def test_plan_lists_in_flight_tasks_by_step_and_whether_they_can_move(tmp_path: 
         assert (plan["pipeline"], plan["version"], plan["in_flight"]) == ("doc_ingest", 2, 2)
         (group,) = plan["groups"]
         assert group["current_step"] == "directory_confirm" and group["tasks"] == 2
-        assert group["can_migrate"] is True and group["problems"] == []
+        assert group["can_migrate"] is True and group["reasons"] == []
         assert group["example_task"] in waiting
         with pytest.raises(PipelineNotFound):
             engine.service.spec("doc_ingest", 2)  # planning registers nothing
@@ -108,8 +108,29 @@ def test_migrate_refuses_with_the_whole_list_and_changes_nothing(tmp_path: Path)
         before = engine.service.get(other)
         with pytest.raises(InvalidCommand) as caught:
             engine.service.migrate(other, 2, step_map={"upload": "nope", "ghost": "embed"})
-        found = caught.value.details["problems"]
+        found = caught.value.details["reasons"]
         assert any("'ghost'" in p for p in found) and any("'nope'" in p for p in found)
         assert engine.service.get(other) == before
         with pytest.raises(InvalidCommand, match="already runs version 1"):
             engine.service.migrate(other, 1)
+
+
+def test_plan_predicts_a_config_the_new_version_refuses(tmp_path: Path) -> None:
+    v2 = (
+        (EXAMPLES / "doc_ingest_v2.yaml")
+        .read_text()
+        .replace(
+            "min_sections: {type: integer, default: 1, minimum: 1}",
+            "min_sections: {type: integer, minimum: 1}\n  required: [min_sections]",
+        )
+    )
+    assert "required: [min_sections]" in v2
+    with engine_for(tmp_path) as engine:
+        engine.register((EXAMPLES / "doc_ingest.yaml").read_text(), "doc_ingest.yaml")
+        task = engine.start("doc_ingest", {})["id"]
+        (group,) = engine.service.plan(v2, "v2.yaml")["groups"]
+        assert group["can_migrate"] is False
+        assert any("min_sections" in r for r in group["reasons"])
+        engine.register(v2, "v2.yaml")
+        with pytest.raises(InvalidCommand, match="min_sections"):
+            engine.service.migrate(task, 2)

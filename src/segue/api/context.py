@@ -105,7 +105,8 @@ def decorate(api: Api, caller: Caller, view: dict[str, Any]) -> dict[str, Any]:
     actions = []
     if answerable and not status.terminal:
         actions.append("advance")
-    if caller.at_least("admin") and not status.terminal:
+    open_or_failed = status not in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
+    if caller.at_least("admin") and open_or_failed:
         actions.append("cancel")
     if caller.at_least("admin") and status is TaskStatus.FAILED:
         actions.append("retry")
@@ -116,6 +117,8 @@ def decorate(api: Api, caller: Caller, view: dict[str, Any]) -> dict[str, Any]:
     skippable = any(s["status"] in ("FAILED", "WAITING_USER") for s in view["steps"])
     if caller.at_least("admin") and skippable and status is not TaskStatus.CANCELLED:
         actions.append("skip")
+    if caller.at_least("admin") and open_or_failed:
+        actions.append("migrate")
     view["allowed_actions"] = actions
     return view
 

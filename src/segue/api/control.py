@@ -123,7 +123,7 @@ def task_history(
         "revision": api.service.get(task_id).revision,
         "event": event.to_json(),
         "task": api.service.view_of(past),
-        "artifacts": [a.listing() for a in artifacts],
+        "artifacts": [{**a.listing(), "current": True} for a in artifacts],  # current then
     }
 
 

@@ -117,7 +117,7 @@ class TaskView(BaseModel):
     created_at: str
     updated_at: str
     error: str | None
-    allowed_actions: list[Literal["advance", "cancel", "retry", "rerun", "skip", "fork"]]
+    allowed_actions: list[Literal["advance", "cancel", "retry", "rerun", "skip", "fork", "migrate"]]
 
 
 class TaskPage(BaseModel):

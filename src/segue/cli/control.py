@@ -69,7 +69,7 @@ def skip(
 
 def replay(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
-    at: Annotated[int, typer.Option("--at", min=1, help="The event's seq.")],
+    at: Annotated[int, typer.Option("--at", min=1, max=2**31 - 1, help="The event's seq.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Show a task as it was right after event SEQ, rebuilt from its event log."""
@@ -91,7 +91,10 @@ def replay(
 
 def fork(
     task_id: Annotated[str, typer.Argument(help="The task to fork.")],
-    at: Annotated[int, typer.Option("--at", min=1, help="Start from the state after this event.")],
+    at: Annotated[
+        int,
+        typer.Option("--at", min=1, max=2**31 - 1, help="Start from the state after this event."),
+    ],
     no_run: NoRun = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -104,7 +107,9 @@ def fork(
 
 def migrate(
     task_id: Annotated[str, typer.Argument(help="The task to move.")],
-    to: Annotated[int, typer.Option("--to", min=1, help="The version to move it to.")],
+    to: Annotated[
+        int, typer.Option("--to", min=1, max=2**31 - 1, help="The version to move it to.")
+    ],
     maps: Annotated[
         list[str] | None, typer.Option("--map", help="old=new for a renamed step (repeatable).")
     ] = None,
@@ -152,6 +157,6 @@ def plan(
             Text(str(g["current_step"] or "")),
             str(g["tasks"]),
             "yes" if g["can_migrate"] else "no",
-            Text("; ".join(g["problems"])),
+            Text("; ".join(g["reasons"])),
         )
     out.print(table)

@@ -96,7 +96,7 @@ class LocalTasks:
             "revision": service.get(task_id).revision,
             "event": service.events(task_id, at - 1, 1)[0].to_json(),
             "task": service.view_of(past),
-            "artifacts": [a.listing() for a in artifacts],
+            "artifacts": [{**a.listing(), "current": True} for a in artifacts],
         }
 
     def fork(self, task_id: str, at: int) -> dict[str, Any]:

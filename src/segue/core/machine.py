@@ -386,7 +386,7 @@ def _rerun(spec: PipelineSpec, b: _Builder, cmd: Rerun, outputs: dict[str, JSONV
         b.emit(EventType.STEP_RERUN, step_id, state.steps[step_id].attempt or None, reason=reason)
     for step_id in again:
         outputs.pop(step_id, None)
-    if step.kind is StepKind.WAIT_USER:
+    if step.kind is StepKind.WAIT_USER and (cmd.previous is not None or cmd.has_input):
         attempt = state.steps[cmd.step].attempt + 1
         b.emit(EventType.STEP_WAITING, cmd.step, attempt, prefill=cmd.previous, rerun=True)
         if cmd.has_input:
@@ -474,7 +474,7 @@ def _open(spec: PipelineSpec, step: StepSpec, b: _Builder, outputs: Outputs) -> 
             prefill = compile_expression(step.prefill).evaluate(activation)
         except ExpressionError as exc:
             data["prefill_error"] = str(exc)
-    b.emit(EventType.STEP_WAITING, step.id, attempt or 1, prefill=prefill, **data)
+    b.emit(EventType.STEP_WAITING, step.id, attempt + 1, prefill=prefill, **data)
 
 
 def _activation(spec: PipelineSpec, state: TaskState, outputs: Outputs) -> dict[str, JSONValue]:

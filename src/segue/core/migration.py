@@ -9,7 +9,7 @@ new in that version would come *before* one that has already run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from segue.core.states import StepStatus, TaskStatus
@@ -32,14 +32,23 @@ def counterparts(
 
 
 def problems(
-    old: PipelineSpec, new: PipelineSpec, state: TaskState, step_map: Mapping[str, str]
+    old: PipelineSpec,
+    new: PipelineSpec,
+    state: TaskState,
+    step_map: Mapping[str, str],
+    config_errors: Sequence[str] = (),
 ) -> list[str]:
-    """Why ``state`` (a task of ``old``) cannot move to ``new``; empty when it can."""
+    """Why ``state`` (a task of ``old``) cannot move to ``new``; empty when it can.
+
+    ``config_errors`` are the shell's findings on the task's config under the
+    new version's schema (its defaults applied).
+    """
     if state.status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED):
         return [f"the task is {state.status.value}"]
     if new.version == old.version:
         return [f"the task already runs version {old.version}"]
-    found = [
+    config = [f"its config does not fit version {new.version}: {e}" for e in config_errors]
+    found = config + [
         f"step_map names '{s}', which version {old.version} does not have"
         for s in step_map
         if not old.has_step(s)
@@ -84,6 +93,7 @@ def migrate(
     actor: str | None = None,
     reason: str | None = None,
     config: JSONObject | None = None,
+    config_errors: Sequence[str] = (),
 ) -> tuple[TaskState, Event]:
     """The task moved to ``new``, and the ``task_migrated`` event that says so.
 
@@ -91,16 +101,16 @@ def migrate(
     applied, checked by the shell); the old config is kept when it is None.
 
     Raises:
-        InvalidCommand: the move is not safe; ``details["problems"]`` lists why.
+        InvalidCommand: the move is not safe; ``details["reasons"]`` lists why.
     """
-    found = problems(old, new, state, step_map)
+    found = problems(old, new, state, step_map, config_errors)
     if found:
         raise InvalidCommand(
             f"Task {state.id} cannot move from version {old.version} to {new.version}: "
             + "; ".join(found)
             + ".",
             task_id=state.id,
-            problems=found,
+            reasons=found,
         )
     steps: dict[str, JSONValue] = dict(counterparts(old, new, step_map))
     event = Event(

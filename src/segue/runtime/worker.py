@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import queue
 import socket
 import threading
 import time
@@ -74,6 +75,8 @@ class Worker:
         self._pool: ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._next_sweep = 0.0
+        self._late: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        """Results of timed-out runs that came back after all: reported, to be rejected."""
         service.on_change(self._wake.set)
 
     def __enter__(self) -> Worker:
@@ -110,6 +113,7 @@ class Worker:
         jobs: list[Job] = []
         while not stop.is_set():
             self._sweep()
+            self._report_late()
             if jobs:
                 outcomes = self.run_batch(jobs)
                 _, jobs = self.service.report(
@@ -160,10 +164,19 @@ class Worker:
             for future in [f for f in pending if futures[f].deadline <= now]:
                 futures[future].time_out()
                 pending.discard(future)
+                future.add_done_callback(lambda f: self._late.put(f.result()))
             if pending and now >= renew_at:
                 renew_at = now + self.lease_s / 3
                 self._renew([futures[f] for f in pending])
         return [r.outcome for r in runs if r.outcome is not None]
+
+    def _report_late(self) -> None:
+        """Put late results of timed-out runs on the record (they are rejected, by fencing)."""
+        late = []
+        while not self._late.empty():
+            late.append(self._late.get_nowait())
+        if late:
+            self.service.report(late, owner=self.owner)
 
     def _renew(self, runs: list[_Run]) -> None:
         until = self.service.clock.now().timestamp() + self.lease_s
