@@ -208,17 +208,18 @@ class Execution(ServiceCore):
         else:
             error = outcome.error
             assert error is not None
-            message = (str(error) or type(error).__name__)[:2000]
+            kind = getattr(error, "kind", type(error).__name__)  # a child process's error class
+            message = (str(error) or kind)[:2000]
             command = core.FailStep(
                 step=job.step,
                 attempt=job.claim.attempt,
-                error_type=type(error).__name__,
+                error_type=kind,
                 message=message,
                 permanent=outcome.permanent,
                 jitter_sample=self._random.random(),
             )
             status = "failed"
-            error_text = canonical_json({"type": type(error).__name__, "message": message})
+            error_text = canonical_json({"type": kind, "message": message})
         try:
             transition = self._transition(state, command, tx, extra)
         except (LeaseLost, TaskFinished) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -85,3 +86,56 @@ def test_cancelling_a_task_sets_the_running_handlers_flag(engine: Segue) -> None
         worker.close()
     assert engine.get(task)["status"] == "CANCELLED"
     assert engine.artifacts(task) == {}
+
+
+HUNG = f"""
+pipeline: hung
+version: 1
+steps:
+  - id: stuck
+    type: auto
+    depends_on: []
+    executor: process
+    run: {T}
+    timeout: 3s
+    retry: 1
+    with: {{ops: [{{record_pid: stuck}}, {{sleep: 60}}]}}
+  - {{id: fine, type: auto, executor: process, run: {T}, with: {{ops: [{{emit: {{ok: 1}}}}]}}}}
+"""
+
+IN_A_CHILD = f"""
+pipeline: child
+version: 1
+steps:
+  - {{id: work, type: auto, depends_on: [], executor: process, run: {T}, with: {{ops: [{{record_pid: work}}, {{emit: {{ok: 1}}}}]}}}}
+  - {{id: broken, type: auto, executor: process, run: {T}, with: {{ops: [{{permanent: stop}}]}}}}
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_process_executor_kills_a_hung_handler_at_its_timeout(engine: Segue) -> None:
+    engine.register(HUNG)
+    view = engine.start("hung")
+    step = view["steps"][0]
+    assert view["status"] == "FAILED" and step["error"]["type"] == "StepTimedOut"
+    pid = int((folder() / "stuck.pid").read_text().split()[-1])
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid)  # killed, not left running
+
+
+def test_a_process_step_returns_its_output_and_its_errors(engine: Segue) -> None:
+    engine.register(IN_A_CHILD)
+    view = engine.start("child")
+    assert engine.artifacts(view["id"])["work"] == {"ok": 1}
+    assert int((folder() / "work.pid").read_text().split()[-1]) != os.getpid()
+    broken = next(s for s in view["steps"] if s["id"] == "broken")
+    assert broken["error"] == {"type": "PermanentError", "message": "stop"} and broken["attempt"] == 1

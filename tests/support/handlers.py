@@ -15,6 +15,7 @@ One handler, ``tests.support.handlers:t``, runs the operations listed in its
 - ``{journal: FILE}``: records this invocation (task, step, attempt, pid) in the SQLite
   file FILE of the counters folder, outside the engine's database.
 - ``{jitter: S}``: sleeps a random time up to S seconds.
+- ``{record_pid: N}``: appends the handler's process id to ``N.pid``.
 - ``{overlap: S}``: holds a slot for S seconds; :func:`most_at_once` tells the peak.
 - ``{until_cancelled: S}``: waits up to S seconds for ``ctx.cancelled``, then writes
   ``cancelled`` or ``ran out`` to ``<task>.<step>.<attempt>.stopped``.
@@ -129,6 +130,9 @@ def t(ctx: StepContext) -> Any:
             marker = folder() / f"{ctx.task_id}.{ctx.step}.{ctx.attempt}.stopped"
             marker.write_text("cancelled" if flagged else "ran out")
             result = {"cancelled": flagged}
+        elif name == "record_pid":  # appends this process's id to <ARG>.pid
+            with open(folder() / f"{arg}.pid", "a") as fh:
+                fh.write(f"{os.getpid()}\n")
         elif name == "overlap":  # holds a slot for ARG s; the most ever held at once is kept
             occupy(float(arg))
         elif name == "journal":  # one row per invocation, committed before the work goes on

@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from segue.errors import PermanentError
 from segue.runtime.context import StepContext
+from segue.runtime.processes import run_in_child
 from segue.service import DEFAULT_LEASE_S, Job, Outcome, Service
 
 log = structlog.get_logger("segue.worker")
@@ -170,6 +172,10 @@ class Worker:
                 self._renew([futures[f] for f in pending])
         return [r.outcome for r in runs if r.outcome is not None]
 
+    def _blob_root(self) -> Path | None:
+        root = getattr(getattr(self.service.store, "blobs", None), "root", None)
+        return Path(root) if root is not None else None
+
     def _report_late(self) -> None:
         """Put late results of timed-out runs on the record (they are rejected, by fencing)."""
         late = []
@@ -206,6 +212,9 @@ class Worker:
             cancelled=cancelled or threading.Event(),
         )
         try:
+            if step.executor == "process":
+                output = run_in_child(step.run, context, self._blob_root())
+                return Outcome(job=job, output=output)
             handler = self.service.handlers.resolve(step.run)
             return Outcome(job=job, output=call_handler(handler, context))
         except PermanentError as exc:

@@ -35,10 +35,12 @@ STEP_FIELDS = (
     "timeout",
     "on_timeout",
     "concurrency",
+    "executor",
     "roles",
 )
 RETRY_FIELDS = ("max_attempts", "backoff", "initial_delay", "max_delay", "jitter")
 ON_TIMEOUT = ("fail", "skip", "use_prefill")
+EXECUTORS = ("thread", "process")
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -191,6 +193,12 @@ def _step(
             doc.problem((*path, "concurrency"), "'concurrency' must be a positive integer")
         )
         concurrency = None
+    executor = item.get("executor", "thread")
+    if executor not in EXECUTORS:
+        doc.problems.append(
+            doc.problem((*path, "executor"), "'executor' must be one of " + ", ".join(EXECUTORS))
+        )
+        executor = "thread"
     roles = item.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) and r for r in roles):
         doc.problems.append(doc.problem((*path, "roles"), "'roles' must be a list of role names"))
@@ -216,6 +224,7 @@ def _step(
         timeout_s=timeout,
         on_timeout=on_timeout,
         concurrency=concurrency,
+        executor=executor,
         roles=tuple(roles),
     )
 

@@ -64,6 +64,9 @@ class StepSpec:
     timeout_s: float | None = None
     on_timeout: Literal["fail", "skip", "use_prefill"] = "fail"
     concurrency: int | None = None
+    executor: Literal["thread", "process"] = "thread"
+    """Auto steps: run the handler in a worker thread, or in a child process that a
+    timeout or a cancellation can kill."""
     roles: tuple[str, ...] = ()
     """Wait steps: only callers holding one of these roles may answer (empty: anyone who may
     advance)."""
