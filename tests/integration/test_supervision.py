@@ -138,4 +138,6 @@ def test_a_process_step_returns_its_output_and_its_errors(engine: Segue) -> None
     assert engine.artifacts(view["id"])["work"] == {"ok": 1}
     assert int((folder() / "work.pid").read_text().split()[-1]) != os.getpid()
     broken = next(s for s in view["steps"] if s["id"] == "broken")
-    assert broken["error"] == {"type": "PermanentError", "message": "stop"} and broken["attempt"] == 1
+    assert (
+        broken["error"] == {"type": "PermanentError", "message": "stop"} and broken["attempt"] == 1
+    )
