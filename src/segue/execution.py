@@ -144,17 +144,24 @@ class Execution(ServiceCore):
         return jobs
 
     def _over_limit(self, tx: Tx, state: TaskState, claim: RunClaim) -> bool:
-        """Whether this claim would run the step more often at once than it allows.
+        """Whether this claim would run more at once than its step or pipeline allows.
 
-        The count includes the claim itself and is taken inside the claiming
+        The counts include the claim itself and are taken inside the claiming
         transaction, which holds the database's write lock, so workers in
-        different processes cannot both slip under the limit.
+        different processes cannot both slip under a limit.
         """
-        limit = self._compiled(state.pipeline, state.version).spec.step(claim.step).concurrency
-        if limit is None:
-            return False
+        spec = self._compiled(state.pipeline, state.version).spec
         now_ms = epoch_ms(self.clock.now())
-        return tx.running_count(state.pipeline, claim.step, now_ms) > limit
+        step_limit = spec.step(claim.step).concurrency
+        if (
+            step_limit is not None
+            and tx.running_count(state.pipeline, claim.step, now_ms) > step_limit
+        ):
+            return True
+        pipeline_limit = spec.concurrency
+        return pipeline_limit is not None and (
+            tx.running_count(state.pipeline, None, now_ms) > pipeline_limit
+        )
 
     def _fire_timer(self, tx: Tx, state: TaskState, claim: RunClaim) -> None:
         """A wait step's durable timer is due: time the step out, once."""

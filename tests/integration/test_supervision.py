@@ -141,3 +141,40 @@ def test_a_process_step_returns_its_output_and_its_errors(engine: Segue) -> None
     assert (
         broken["error"] == {"type": "PermanentError", "message": "stop"} and broken["attempt"] == 1
     )
+
+
+def test_a_pipeline_wide_concurrency_limit_counts_every_step(engine: Segue) -> None:
+    engine.register(
+        f"""
+pipeline: capped
+version: 1
+concurrency: 2
+steps:
+  - {{id: one, type: auto, depends_on: [], run: {T}, with: {{ops: [{{emit: 1}}]}}}}
+  - {{id: two, type: auto, run: {T}, with: {{ops: [{{emit: 2}}]}}}}
+"""
+    )
+    for _ in range(4):
+        engine.start("capped", run=False)
+    first = engine.service.claim("w1", limit=4)
+    assert len(first) == 2  # the pipeline's limit, whatever the steps
+    assert engine.service.claim("w2", limit=4) == []
+    for job in first:
+        engine.service.complete(job, {"done": True})
+    assert len(engine.service.claim("w2", limit=4)) == 2  # two slots free again
+
+
+def test_a_bad_concurrency_value_is_reported_where_it_is() -> None:
+    from segue.errors import PipelineInvalid
+    from segue.spec import load_pipeline
+
+    try:
+        load_pipeline(
+            "pipeline: p\nversion: 1\nconcurrency: 0\nsteps:\n  - {id: a, type: auto, run: x:y}\n",
+            "p.yaml",
+        )
+    except PipelineInvalid as exc:
+        assert any("'concurrency' must be a positive integer" in str(p) for p in exc.problems)
+        assert any("p.yaml:3" in str(p) for p in exc.problems)
+    else:
+        raise AssertionError("concurrency: 0 was accepted")

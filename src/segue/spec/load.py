@@ -19,7 +19,16 @@ from segue.spec.model import PipelineSpec, RetryPolicy, StepKind, StepSpec
 from segue.spec.validate import check_pipeline
 from segue.types import JSONValue
 
-PIPELINE_FIELDS = ("pipeline", "version", "title", "description", "config", "retry", "steps")
+PIPELINE_FIELDS = (
+    "pipeline",
+    "version",
+    "title",
+    "description",
+    "config",
+    "retry",
+    "concurrency",
+    "steps",
+)
 STEP_FIELDS = (
     "id",
     "type",
@@ -107,6 +116,7 @@ def build(doc: Document) -> PipelineSpec | None:
         doc.problems.append(doc.problem(("config",), "'config' must be a JSON Schema object"))
         config = {"type": "object"}
     retry = _retry(doc, data.get("retry"), ("retry",)) or RetryPolicy()
+    concurrency = _positive(doc, data.get("concurrency"), ("concurrency",), "concurrency")
     steps = _steps(doc, data.get("steps"))
     if steps is None:
         return None
@@ -118,9 +128,20 @@ def build(doc: Document) -> PipelineSpec | None:
         description=_text(doc, data, "description", ()),
         config_schema=config,
         retry=retry,
+        concurrency=concurrency,
         content_hash=content_hash(data),
         source=data,
     )
+
+
+def _positive(doc: Document, value: Any, path: Path, name: str) -> int | None:
+    """An optional positive integer field (a problem, and None, when it is anything else)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        doc.problems.append(doc.problem(path, f"'{name}' must be a positive integer"))
+        return None
+    return value
 
 
 def _steps(doc: Document, raw: Any) -> tuple[StepSpec, ...] | None:
@@ -185,14 +206,7 @@ def _step(
             )
         )
         on_timeout = "fail"
-    concurrency = item.get("concurrency")
-    if concurrency is not None and (
-        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
-    ):
-        doc.problems.append(
-            doc.problem((*path, "concurrency"), "'concurrency' must be a positive integer")
-        )
-        concurrency = None
+    concurrency = _positive(doc, item.get("concurrency"), (*path, "concurrency"), "concurrency")
     executor = item.get("executor", "thread")
     if executor not in EXECUTORS:
         doc.problems.append(

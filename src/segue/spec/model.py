@@ -83,6 +83,8 @@ class PipelineSpec:
     description: str | None = None
     config_schema: JSONObject = field(default_factory=lambda: {"type": "object"})
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int | None = None
+    """At most this many runs of this pipeline's auto steps at once, across every worker."""
     content_hash: str = ""
     """sha256 of the canonical JSON form of the definition."""
     source: JSONObject = field(default_factory=dict)

@@ -142,8 +142,8 @@ class Tx(Protocol):
         """Atomically take up to ``limit`` queued runs that are due (of ``task_id`` only, if
         given)."""  # noqa: D205,D209
 
-    def running_count(self, pipeline: str, step: str, now_ms: int) -> int:
-        """Runs of ``step`` in tasks of ``pipeline`` that hold a live lease now."""
+    def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:
+        """Runs of ``step`` (None: of any step) in tasks of ``pipeline`` holding a live lease."""
 
     def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
         """Put a just-claimed run back in the queue, due again at ``not_before_ms``."""

@@ -451,19 +451,20 @@ class SqlTx:
             )
         return claims
 
-    def running_count(self, pipeline: str, step: str, now_ms: int) -> int:
-        """Live runs of one step of one pipeline, across every task and worker."""
+    def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:
+        """Live runs of one step (or of any step) of one pipeline, across every task and worker."""
         runs, tasks = t.step_runs, t.tasks
         query = (
             sa.select(sa.func.count())
             .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
             .where(
                 runs.c.status == "running",
-                runs.c.step == step,
                 runs.c.lease_expires_ms > now_ms,
                 tasks.c.pipeline == pipeline,
             )
         )
+        if step is not None:
+            query = query.where(runs.c.step == step)
         return int(self.conn.execute(query).scalar_one())
 
     def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
