@@ -53,6 +53,7 @@ from segue.errors import (
     PipelineInvalid,
     Problem,
     UserError,
+    VersionConflict,
 )
 from segue.pipelines import BUILT_IN
 from segue.pipelines import path as shipped_pipeline
@@ -540,8 +541,14 @@ def serve(
             "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
         )
     engine = Segue.from_settings(settings)
-    shipped = [shipped_pipeline(name) for name in BUILT_IN] if built_ins else []
-    paths: list[str | Path] = [*shipped, *settings.pipelines, *(pipelines or [])]
+    for name in BUILT_IN if built_ins else ():
+        try:
+            spec, created = engine.service.register(shipped_pipeline(name).read_text("utf-8"))
+        except VersionConflict as exc:  # the database has its own doc_ingest v1: keep it
+            err.print(f"[yellow]built-in {name} not registered[/yellow]: {lit(exc.message)}")
+            continue
+        err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
+    paths: list[str | Path] = [*settings.pipelines, *(pipelines or [])]
     for path in paths:
         for spec, created in engine.service.register_path(path):
             err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
