@@ -105,11 +105,13 @@ class Segue:
             status = self.service.status(task_id)
             return status.terminal or status is TaskStatus.WAITING_USER
 
-        if not settled():
-            with self._drive_lock:
+        with self._drive_lock:
+            if not settled():
                 if self._worker is None:
                     self._worker = Worker(self.service)
                 self._worker.drain(until=settled, task_id=task_id)
+            elif self._worker is not None:
+                self._worker.report_late()  # results of timed-out runs that came back since
         return self.get(task_id)
 
     def release(self) -> int:

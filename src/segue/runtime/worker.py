@@ -115,7 +115,7 @@ class Worker:
         jobs: list[Job] = []
         while not stop.is_set():
             self._sweep()
-            self._report_late()
+            self.report_late()
             if jobs:
                 outcomes = self.run_batch(jobs)
                 _, jobs = self.service.report(
@@ -176,7 +176,7 @@ class Worker:
         root = getattr(getattr(self.service.store, "blobs", None), "root", None)
         return Path(root) if root is not None else None
 
-    def _report_late(self) -> None:
+    def report_late(self) -> None:
         """Put late results of timed-out runs on the record (they are rejected, by fencing)."""
         late = []
         while not self._late.empty():

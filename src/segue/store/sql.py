@@ -60,6 +60,10 @@ class Dialect:
     time, and its busy handler sleeps and polls, which starves some writers for a second)."""
 
 
+STATE_CACHE_SIZE = 4096
+"""Parsed task states kept per process (a lock at a matching revision skips the parse)."""
+
+
 def loads(text: str | bytes) -> Any:
     """JSON text back to values (the standard library: orjson turns integers over 64
     bits into floats, silently)."""  # noqa: D205,D209
@@ -89,6 +93,8 @@ class SqlStore:
         self.statements = Statements(
             engine.dialect, lock_rows=dialect.lock_rows, skip_locked=dialect.skip_locked
         )
+        self._state_cache: dict[str, TaskState] = {}
+        """Committed states by task id; used only while the row's revision still matches."""
         self._driver_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
 
     # -- transactions -----------------------------------------------------------------
@@ -100,9 +106,11 @@ class SqlStore:
             with (
                 self._translate(),
                 self.engine.connect().execution_options(segue_write=True) as conn,
-                conn.begin(),
             ):
-                yield SqlTx(conn, self)
+                with conn.begin():
+                    tx = SqlTx(conn, self)
+                    yield tx
+                self._remember_states(tx)
             return
         # One writer at a time: it keeps one connection instead of a pool round trip each time.
         with self._translate(), self._writer:
@@ -111,11 +119,22 @@ class SqlStore:
             conn = self._write_conn
             try:
                 with conn.begin():
-                    yield SqlTx(conn, self)
+                    tx = SqlTx(conn, self)
+                    yield tx
             except BaseException:
                 if conn.invalidated:
                     self._write_conn = None
                 raise
+            self._remember_states(tx)
+
+    def _remember_states(self, tx: SqlTx) -> None:
+        """After a commit: keep the states it wrote, so the next lock of the same task,
+        at the same revision, needs no JSON parse."""  # noqa: D205,D209
+        cache = self._state_cache
+        if len(cache) + len(tx.written) > STATE_CACHE_SIZE:
+            for key in list(cache)[: STATE_CACHE_SIZE // 2]:
+                cache.pop(key, None)
+        cache.update(tx.written)
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
@@ -356,7 +375,15 @@ class SqlTx:
         row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
+        cached = self.store._state_cache.get(task_id)
+        if cached is not None and cached.revision == row[1]:  # nobody else wrote it since
+            return cached
         return TaskState.from_json(loads(row[0]))
+
+    @property
+    def written(self) -> dict[str, TaskState]:
+        """The states this transaction wrote (what it commits)."""
+        return self._states
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Compare-and-set on the revision, then append the events."""
