@@ -11,7 +11,7 @@ from segue.core import migration
 from segue.core.commands import Command
 from segue.core.machine import Transition
 from segue.core.schemas import violations
-from segue.core.task import TaskState
+from segue.core.task import Event, TaskState
 from segue.core.view import TaskView
 from segue.encoding import (
     apply_config_defaults,
@@ -38,6 +38,22 @@ class Controls(ServiceCore):
         Raises:
             TaskNotFound; InvalidCommand when the task has no event ``seq``.
         """
+        _, past, artifacts = self._past(task_id, seq)
+        return past, artifacts
+
+    def history(self, task_id: str, seq: int) -> dict[str, Any]:
+        """``{at, revision, event, task, artifacts}``: the task right after event ``seq``
+        (its view then, event ``seq`` itself, and the artifacts that were current then)."""  # noqa: D205,D209
+        events, past, artifacts = self._past(task_id, seq)
+        return {
+            "at": seq,
+            "revision": self.store.get_task(task_id).revision,
+            "event": events[-1].to_json(),
+            "task": self.view_of(past),
+            "artifacts": [{**a.listing(), "current": True} for a in artifacts],
+        }
+
+    def _past(self, task_id: str, seq: int) -> tuple[list[Event], TaskState, list[Artifact]]:
         events = self.events(task_id, 0, seq)
         if seq < 1 or len(events) < seq:
             raise InvalidCommand(
@@ -51,7 +67,7 @@ class Controls(ServiceCore):
             (k, s.attempt) for k, s in past.steps.items() if s.status is core.StepStatus.COMPLETED
         }
         found = self.artifacts(task_id, current_only=False)
-        return past, [a for a in found if (a.step, a.attempt) in then]
+        return events, past, [a for a in found if (a.step, a.attempt) in then]
 
     def fork(
         self,

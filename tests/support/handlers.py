@@ -94,8 +94,11 @@ def journal_calls(name: str) -> list[tuple[str, str, int, int]]:
     path = folder() / name
     if not path.exists():
         return []
-    with closing(sqlite3.connect(path)) as db:
-        return list(db.execute("SELECT task, step, attempt, pid FROM calls"))
+    with closing(sqlite3.connect(path, timeout=30)) as db:
+        try:
+            return list(db.execute("SELECT task, step, attempt, pid FROM calls"))
+        except sqlite3.OperationalError:  # the file exists, its table is being created
+            return []
 
 
 def t(ctx: StepContext) -> Any:

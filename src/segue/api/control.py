@@ -116,15 +116,7 @@ def task_history(
     """The task as it was right after event ``at``, with the artifacts current then."""
     api, caller = api_of(request), caller_of(request)
     visible_task(api, caller, task_id)
-    past, artifacts = api.service.state_at(task_id, at)
-    event = api.service.events(task_id, at - 1, 1)[0]
-    return {
-        "at": at,
-        "revision": api.service.get(task_id).revision,
-        "event": event.to_json(),
-        "task": api.service.view_of(past),
-        "artifacts": [{**a.listing(), "current": True} for a in artifacts],  # current then
-    }
+    return api.service.history(task_id, at)
 
 
 @router.post(

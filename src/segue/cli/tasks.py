@@ -89,15 +89,7 @@ class LocalTasks:
 
     def history(self, task_id: str, at: int) -> dict[str, Any]:
         """The task right after event ``at``, with the artifacts current then."""
-        service = self.engine.service
-        past, artifacts = service.state_at(task_id, at)
-        return {
-            "at": at,
-            "revision": service.get(task_id).revision,
-            "event": service.events(task_id, at - 1, 1)[0].to_json(),
-            "task": service.view_of(past),
-            "artifacts": [{**a.listing(), "current": True} for a in artifacts],
-        }
+        return self.engine.service.history(task_id, at)
 
     def fork(self, task_id: str, at: int) -> dict[str, Any]:
         """A new task from this one's state after event ``at``."""
