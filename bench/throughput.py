@@ -209,7 +209,9 @@ class EngineBench:
     def __init__(self, workdir: Path, synchronous: str, inflight: int = 1) -> None:
         self.inflight = inflight
         self.segue = Segue(
-            f"sqlite:///{workdir}/bench-{synchronous.lower()}.db", sqlite_synchronous=synchronous
+            f"sqlite:///{workdir}/bench-{synchronous.lower()}.db",
+            sqlite_synchronous=synchronous,
+            allow_unsafe=synchronous != "FULL",
         )
         self.segue.register(PIPELINE_YAML)
         with self.segue.store.engine.connect() as conn:

@@ -71,7 +71,7 @@ def open_store(
     backend = open_engine(url, sqlite_synchronous=sqlite_synchronous)
     engine = backend.engine
     try:
-        check_durability(backend, allow_unsafe=allow_unsafe)
+        unsafe = check_durability(backend, allow_unsafe=allow_unsafe)
         try:
             upgrade(engine, lock=backend.migration_lock)
         except OperatorError:
@@ -83,7 +83,9 @@ def open_store(
             raise OperatorError(
                 f"The blob folder {blob_root} is a file; point --blob-dir at a folder."
             )
-        return SqlStore(engine, BlobStore(blob_root), backend.dialect(), url)
+        store = SqlStore(engine, BlobStore(blob_root), backend.dialect(), url)
+        store.unsafe = unsafe
+        return store
     except BaseException:
         engine.dispose()
         raise

@@ -112,6 +112,8 @@ class SqlStore:
         """Committed states by task id; used only while the row's revision still matches."""
         self._driver_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
         self._listeners: list[Any] = []
+        self.unsafe: list[str] = []
+        """Why durability is off, when the store was opened with ``allow_unsafe``."""
 
     # -- transactions -----------------------------------------------------------------
 

@@ -96,3 +96,18 @@ def filesystem_of(path: Path, mounts: str) -> str | None:
         if inside and len(point) >= len(best):
             best, kind = point, fields[2]
     return kind
+
+
+def backup_to(conn: Connection, target: Path) -> None:
+    """Copy the database into a new file with SQLite's online backup API, and fsync it."""
+    import sqlite3
+
+    source = conn.connection.dbapi_connection
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)  # type: ignore[union-attr]
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+    finally:
+        copy.close()
+    with target.open("rb") as handle:
+        os.fsync(handle.fileno())
