@@ -230,15 +230,21 @@ class SqlStore:
                     pipeline=record.name,
                     version=record.version,
                 )
-            tx.conn.execute(
-                sa.insert(t.pipelines).values(
-                    name=record.name,
-                    version=record.version,
-                    content_hash=record.content_hash,
-                    source=record.source,
-                    created_at=record.created_at,
+            try:
+                tx.conn.execute(
+                    sa.insert(t.pipelines).values(
+                        name=record.name,
+                        version=record.version,
+                        content_hash=record.content_hash,
+                        source=record.source,
+                        created_at=record.created_at,
+                    )
                 )
-            )
+            except IntegrityError as exc:  # another node registered it meanwhile: look again
+                raise StoreBusy(
+                    f"Pipeline {record.name} version {record.version} was registered at the "
+                    "same moment by another process; try again."
+                ) from exc
             return True
 
     def get_pipeline(self, name: str, version: int | None = None) -> PipelineRecord:
