@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ from throughput import PIPELINE, PIPELINE_YAML, USER_INPUT, WAIT_STEP  # noqa: E
 
 FLOOR_SECONDS = 3.0
 WORKER_COUNTS = (1, 2, 4)
+PYTHON = (sys.executable, *os.environ.get("BENCH_WORKER_PYTHON_ARGS", "").split())
 WORKER_ARGS = ("--concurrency", "4", "--batch", "32", "--poll-s", "0.1")
 
 
@@ -160,7 +162,7 @@ def start_workers(url: str, count: int, folder: Path) -> list[subprocess.Popen[b
         with (folder / f"worker-{count}-{i}.log").open("ab") as log:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "segue", "worker", "--database-url", url, *WORKER_ARGS],
+                    [*PYTHON, "-m", "segue", "worker", "--database-url", url, *WORKER_ARGS],
                     cwd=folder,
                     env=env,
                     stdout=log,
@@ -181,8 +183,11 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
-def engine_run(url: str, workers: int, tasks: int, inflight: int, folder: Path) -> EngineRun:
-    """W worker processes; this process starts tasks and answers their wait steps."""
+def engine_run(
+    url: str, workers: int, tasks: int, inflight: int, folder: Path, clients: int
+) -> EngineRun:
+    """W worker processes; this process, the client, starts tasks and answers their wait
+    steps from ``clients`` threads (one thread would cap the run at its own latency)."""
     procs = start_workers(url, workers, folder)
     with Segue(url, blob_dir=folder / "blobs") as segue:
         segue.register(PIPELINE_YAML)
@@ -190,24 +195,32 @@ def engine_run(url: str, workers: int, tasks: int, inflight: int, folder: Path) 
         engine = segue.store.engine  # type: ignore[attr-defined]
         waiting = sa.text("SELECT id FROM segue_tasks WHERE status = 'WAITING_USER' LIMIT 500")
         done = sa.text("SELECT count(*) FROM segue_tasks WHERE status = 'COMPLETED'")
+        pool = ThreadPoolExecutor(clients, thread_name_prefix="bench-client")
         try:
             time.sleep(3.0)  # the workers have started and are polling
             base = _count(engine, done)
             started = completed = 0
+            answered: set[str] = set()
+            pending: set[Future[Any]] = set()
             begin = time.perf_counter()
             while completed < tasks:
                 while started < tasks and started - completed < inflight:
-                    service.start(PIPELINE, {})
+                    pending.add(pool.submit(service.start, PIPELINE, {}))
                     started += 1
                 with engine.connect() as conn:
-                    ids = [row[0] for row in conn.execute(waiting)]
+                    ids = [row[0] for row in conn.execute(waiting) if row[0] not in answered]
                 for task_id in ids:
-                    service.advance(task_id, WAIT_STEP, USER_INPUT)
+                    answered.add(task_id)
+                    pending.add(pool.submit(service.advance, task_id, WAIT_STEP, USER_INPUT))
+                finished = {f for f in pending if f.done()}
+                for future in finished:
+                    future.result()  # a failed start or advance stops the run
+                pending -= finished
                 completed = _count(engine, done) - base
-                if not ids:
-                    time.sleep(0.002)
+                time.sleep(0.005)
             seconds = time.perf_counter() - begin
         finally:
+            pool.shutdown(wait=True)
             stop_workers(procs)
         with engine.connect() as conn:
             rows = conn.execute(
@@ -265,10 +278,14 @@ def bench_backend(kind: str, pg_url: str | None, args: argparse.Namespace) -> di
             if kind == "postgres":
                 assert pg_url is not None
                 with pg_schema(pg_url) as (url, _):
-                    runs.append(engine_run(url, workers, args.tasks, args.inflight, folder))
+                    runs.append(
+                        engine_run(url, workers, args.tasks, args.inflight, folder, args.clients)
+                    )
             else:
                 url = f"sqlite:///{folder / f'engine-{workers}.db'}"
-                runs.append(engine_run(url, workers, args.tasks, args.inflight, folder))
+                runs.append(
+                    engine_run(url, workers, args.tasks, args.inflight, folder, args.clients)
+                )
             print(
                 f"  {kind}: {workers} worker(s): {runs[-1].transitions_per_s:,.0f} transitions/s",
                 file=sys.stderr,
@@ -296,6 +313,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("SEGUE_BENCH_PG_URL"))
     parser.add_argument("--tasks", type=int, default=400, help="tasks per engine run")
     parser.add_argument("--inflight", type=int, default=64, help="tasks open at once")
+    parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = []

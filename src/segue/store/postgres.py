@@ -63,22 +63,30 @@ def create_engine(
     max_overflow: int = DEFAULT_MAX_OVERFLOW,
     pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
 ) -> Engine:
-    """A pooled engine: connections checked before use (a restarted server is no error)."""
+    """A pooled engine. A connection is not pinged before each use (a round trip per
+    transaction); one the driver knows is broken is replaced at checkout, and after a
+    lost connection the whole pool is renewed (see :func:`disconnected`)."""  # noqa: D205,D209
     parsed = normalize_url(url)
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT_S
     if "application_name" not in parsed.query:
         connect_args["application_name"] = "segue"
-    return sa.create_engine(
+    engine = sa.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=connect_args,
     )
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_conn.closed or dbapi_conn.broken:
+            raise sa.exc.DisconnectionError("the connection was lost")
+
+    return engine
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -107,6 +115,17 @@ def transient(exc: BaseException, committing: bool) -> bool:
     if isinstance(orig, psycopg.OperationalError):
         return True  # no SQLSTATE: the connection was refused, reset or closed
     return bool(getattr(exc, "connection_invalidated", False))
+
+
+def disconnected(exc: BaseException) -> bool:
+    """Whether the error says the connection (or the server) went away."""
+    import psycopg
+
+    state = sqlstate(exc)
+    if state is not None:
+        return bool(CONNECTION_SQLSTATE.match(state))
+    orig = getattr(exc, "orig", None) or exc
+    return isinstance(orig, psycopg.OperationalError)
 
 
 def durability_problems(conn: Connection) -> list[str]:
@@ -151,6 +170,7 @@ def dialect(engine: Engine) -> Dialect:
         skip_locked=True,
         serialize_writes=False,
         transient=transient,
+        disconnected=disconnected,
         notify_sql=f"SELECT pg_notify('{name}', '')",
         limit_lock_sql="SELECT pg_advisory_xact_lock(%(key)s)",
         limit_key=limit_key,

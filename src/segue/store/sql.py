@@ -63,6 +63,9 @@ class Dialect:
     transient: Callable[[BaseException, bool], bool] | None = None
     """``(driver error, committing)``: whether the transaction surely wrote nothing, so the
     service may run it again (raised as :class:`StoreBusy`)."""
+    disconnected: Callable[[BaseException], bool] | None = None
+    """Whether a driver error means the connection was lost: the pool is then renewed (after
+    a server restart every idle connection in it is dead)."""
     notify_sql: str | None = None
     """Run before the commit of a transaction that queued runs (wakes other processes)."""
     limit_lock_sql: str | None = None
@@ -149,7 +152,7 @@ class SqlStore:
             self._remember_states(tx)
 
     def _before_commit(self, tx: SqlTx, phase: _Phase) -> None:
-        if tx.queued and self.dialect.notify_sql is not None:
+        if tx.unclaimed and self.dialect.notify_sql is not None:
             tx.cursor.execute(self.dialect.notify_sql)
         phase.committing = True
 
@@ -189,6 +192,9 @@ class SqlStore:
 
     def _refuse(self, exc: Exception, text: str, phase: _Phase | None) -> None:
         """Raise the engine error for a driver error: StoreBusy when a retry is safe."""
+        disconnected = self.dialect.disconnected
+        if disconnected is not None and disconnected(exc):
+            self.engine.dispose()  # connections checked out now are dropped when returned
         transient = self.dialect.transient
         if transient is not None and transient(exc, phase is not None and phase.committing):
             raise StoreBusy(
@@ -422,8 +428,9 @@ class SqlTx:
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._states: dict[str, TaskState] = {}
         """States written in this transaction: a second look at the same task needs no read."""
-        self.queued = False
-        """Whether this transaction made a run claimable (other processes are told at commit)."""
+        self.unclaimed: set[tuple[str, str, int]] = set()
+        """Runs this transaction made claimable and did not claim itself: other processes are
+        told at commit (a worker that reports and claims in one go takes its own)."""
 
     def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         self.cursor.execute(prepared.sql, prepared.args(params))
@@ -501,7 +508,7 @@ class SqlTx:
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
     ) -> None:
         """Insert a claimable run."""
-        self.queued = True
+        self.unclaimed.add((task_id, step, attempt))
         self._run(
             self.sql.insert_run,
             {
@@ -526,6 +533,7 @@ class SqlTx:
             rows = self._run(self.sql.claim_task, params).fetchall()
         claims = []
         for task_id, step, attempt, key in rows:
+            self.unclaimed.discard((task_id, step, attempt))
             token = secrets.token_hex(16)
             self._run(
                 self.sql.take_run,
@@ -567,7 +575,7 @@ class SqlTx:
 
     def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
         """Give a claimed run back to the queue (a concurrency limit was reached)."""
-        self.queued = True
+        self.unclaimed.add((claim.task_id, claim.step, claim.attempt))
         runs = t.step_runs
         self.conn.execute(
             sa.update(runs)
