@@ -58,8 +58,10 @@ def open_store(
         )
     from segue.store import sqlite
 
+    writer_lock = None
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        writer_lock = Path(parsed.database + "-writer.lock")
     try:
         engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
     except ValueError as exc:
@@ -75,4 +77,4 @@ def open_store(
         raise OperatorError(f"The blob folder {blob_root} is a file; point --blob-dir at a folder.")
     blobs = BlobStore(blob_root)
     dialect = Dialect(lock_rows=False, skip_locked=False, serialize_writes=True)
-    return SqlStore(engine, blobs, dialect, url)
+    return SqlStore(engine, blobs, dialect, url, writer_lock=writer_lock)

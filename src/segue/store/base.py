@@ -121,6 +121,9 @@ class Tx(Protocol):
     def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
         """Insert a new task's state row and its first events."""
 
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of ``name`` (None when there is none)."""
+
     def lock_task(self, task_id: str) -> TaskState:
         """Read a task's state, locked against other writers until commit.
 
