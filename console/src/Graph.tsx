@@ -62,7 +62,7 @@ function loadMermaid() {
       securityLevel: "strict",
       theme: "neutral",
       fontFamily: "system-ui, 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', sans-serif",
-      flowchart: { htmlLabels: true, useMaxWidth: true },
+      flowchart: { htmlLabels: true, useMaxWidth: true, wrappingWidth: 280 },
     });
     return mermaid;
   });

@@ -59,7 +59,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   const [events, setEvents] = useState<EventView[]>([]);
   const [artifacts, setArtifacts] = useState<Artifact[]>([]);
   const [failure, setFailure] = useState<string | null>(null);
-  const [live, setLive] = useState(false);
+  const [live, setLive] = useState<"live" | "ended" | "retrying">("retrying");
   const [selected, setSelected] = useState<string | null>(null);
   const [past, setPast] = useState<History | null>(null);
   const [ask, setAsk] = useState<Ask | null>(null);
@@ -189,7 +189,9 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
         <h1>
           <span className="muted">{view.pipeline} v{view.version}</span> <StatusBadge status={view.status} />
         </h1>
-        <span className={`live ${live ? "on" : ""}`} aria-live="polite">{live ? "● live" : "○ reconnecting"}</span>
+        <span className={`live ${live === "retrying" ? "" : "on"}`} aria-live="polite">
+          {live === "live" ? "● live" : live === "ended" ? "● live (ended; a rerun would show)" : "○ reconnecting"}
+        </span>
       </div>
       <p className="mono small">{view.id}</p>
       <p className="small muted">

@@ -10,10 +10,11 @@ const ENDED_MS = 4000;
 export function followTask(
   id: string,
   onEvents: (events: EventView[]) => void,
-  onState: (live: boolean) => void,
+  onState: (state: "live" | "ended" | "retrying") => void,
 ): () => void {
   const abort = new AbortController();
   let last = 0;
+  let quiet = false; // the last stream ended with the task: say "live" again only on news
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -29,7 +30,7 @@ export function followTask(
     if (last) headers["Last-Event-ID"] = String(last);
     const response = await fetch(`/tasks/${encodeURIComponent(id)}/stream`, { headers, signal: abort.signal });
     if (!response.ok || !response.body) return false;
-    onState(true);
+    if (!quiet) onState("live");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -52,7 +53,11 @@ export function followTask(
           batch.push(event);
         }
       }
-      if (batch.length) onEvents(batch);
+      if (batch.length) {
+        quiet = false;
+        onState("live");
+        onEvents(batch);
+      }
     }
   }
 
@@ -65,7 +70,8 @@ export function followTask(
         ended = false;
       }
       if (abort.signal.aborted) break;
-      onState(false);
+      quiet = ended;
+      onState(ended ? "ended" : "retrying");
       await sleep(ended ? ENDED_MS : RETRY_MS);
     }
   })();

@@ -79,7 +79,7 @@ def api(server: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def shot(page: Page, name: str) -> None:
-    """Save a full-page screenshot of the current state as a test artifact."""
+def shot(page: Page, name: str, *, full: bool = True) -> None:
+    """Save a screenshot of the current state (the whole page, or the window) as a test artifact."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=full)

@@ -54,11 +54,13 @@ def test_start_a_document_task_edit_its_outline_and_open_the_sections(page: Page
     page.locator("#input_directory_1_title").fill("A section added by hand")
     page.locator("#input_directory_1_level").fill("2")
     shot(page, "03-outline-edited")
+    shot(page, "03-outline-edited-window", full=False)
     form.get_by_role("button", name="Submit").click()
 
     expect(page.locator("h1 .badge")).to_have_text("completed", timeout=60_000)
     expect(confirm_form(page)).to_have_count(0)
     shot(page, "04-completed")
+    shot(page, "04-completed-window", full=False)
 
     sections = page.locator("details.artifact[data-step='directory_parse']")
     sections.locator("summary").first.click()

@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-D7hRyJjB.js";import"./chunk-TU62E6Q5-Cn6ROEEv.js";import"./mermaid.core-ljW7XmRq.js";import"./chunk-HFQBQIA3-DuiafVe9.js";
