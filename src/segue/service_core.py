@@ -251,9 +251,16 @@ class ServiceCore:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> TaskPage:
-        """Tasks, newest first."""
-        return self.store.list_tasks(status=status, pipeline=pipeline, limit=limit, cursor=cursor)
+        """Tasks, newest first (only ids starting with ``id_prefix`` when given)."""
+        return self.store.list_tasks(
+            status=status, pipeline=pipeline, limit=limit, cursor=cursor, id_prefix=id_prefix
+        )
+
+    def count_tasks(self, *, pipeline: str | None = None) -> dict[tuple[str, str], int]:
+        """How many tasks there are per ``(pipeline, status)``."""
+        return self.store.count_tasks(pipeline=pipeline)
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """A task's event log (TaskNotFound for an unknown id)."""
