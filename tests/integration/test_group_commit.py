@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -118,3 +119,27 @@ def test_a_transaction_cannot_open_another_in_its_thread(store: SqlStore) -> Non
     outer = store.transaction()
     with outer, pytest.raises(RuntimeError, match="same thread"), store.transaction():
         pass
+
+
+def test_the_wal_is_checkpointed_by_a_thread_not_by_commits(
+    store: SqlStore, db: Path, tmp_path: Path
+) -> None:
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    for n in range(200):
+        with store.transaction() as tx:
+            insert(tx, n)
+
+    def in_the_database_file() -> set[int]:
+        """The rows the main file holds by itself (a copy of it, without the WAL)."""
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(db, copy)
+        try:
+            return rows(copy)
+        except sqlite3.OperationalError:  # not even the table yet
+            return set()
+
+    wait_for(lambda: in_the_database_file() == set(range(200)))
+    assert checkpointer.checkpoints > 0

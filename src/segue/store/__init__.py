@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from segue.errors import OperatorError, StoreUnavailable
 from segue.store.base import Artifact, NewArtifact, PipelineRecord, RunClaim, Store, TaskPage, Tx
 from segue.store.blobs import BlobStore
+from segue.store.checkpoint import Checkpointer
 from segue.store.migrate import upgrade
 from segue.store.sql import Dialect, SqlStore
 
@@ -58,12 +59,17 @@ def open_store(
         )
     from segue.store import sqlite
 
-    writer_lock = None
+    writer_lock = checkpointer = None
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         writer_lock = Path(parsed.database + "-writer.lock")
+        checkpointer = Checkpointer(
+            Path(parsed.database), busy_timeout_ms=sqlite.DEFAULT_BUSY_TIMEOUT_MS
+        )
     try:
-        engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
+        engine = sqlite.create_engine(
+            url, synchronous=sqlite_synchronous, autocheckpoint=checkpointer is None
+        )
     except ValueError as exc:
         raise OperatorError(f"{exc} (SEGUE_SQLITE_SYNCHRONOUS).") from exc
     try:
@@ -77,4 +83,4 @@ def open_store(
         raise OperatorError(f"The blob folder {blob_root} is a file; point --blob-dir at a folder.")
     blobs = BlobStore(blob_root)
     dialect = Dialect(lock_rows=False, skip_locked=False, serialize_writes=True)
-    return SqlStore(engine, blobs, dialect, url, writer_lock=writer_lock)
+    return SqlStore(engine, blobs, dialect, url, writer_lock=writer_lock, checkpointer=checkpointer)

@@ -42,6 +42,7 @@ from segue.store.base import (
     iter_chunks,
 )
 from segue.store.blobs import BlobStore
+from segue.store.checkpoint import Checkpointer
 from segue.store.group import MAX_GROUP, GroupCommitter
 from segue.store.statements import Prepared, Statements
 from segue.types import JSONValue, isoformat
@@ -91,6 +92,7 @@ class SqlStore:
         url: str,
         *,
         writer_lock: Path | None = None,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
@@ -100,9 +102,10 @@ class SqlStore:
         """One connection for everyone (an in-memory database): a reader's rollback would
         end an open write transaction, so readers wait for writers, and each writer
         commits on its own."""
+        self._checkpointer = checkpointer
         self._group = GroupCommitter(
             lambda: self.engine.connect().execution_options(segue_write=True),
-            self._remember_states,
+            self._committed,
             writer_lock,
             max_group=1 if self._shared_connection else MAX_GROUP,
         )
@@ -133,6 +136,11 @@ class SqlStore:
             tx = SqlTx(conn, self, pending)
             yield tx
             pending.update(tx.written)
+
+    def _committed(self, written: Mapping[str, TaskState]) -> None:
+        self._remember_states(written)
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     def _remember_states(self, written: Mapping[str, TaskState]) -> None:
         """After a commit: keep the states it wrote, so the next lock of the same task,
@@ -362,6 +370,8 @@ class SqlStore:
     def close(self) -> None:
         """Close the writer's connection and dispose of the pool."""
         self._group.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
 
