@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint type fmt bench clean
+.PHONY: install demo test lint type fmt bench clean console chromium
 
 install: $(STAMP)
 
@@ -29,8 +29,18 @@ fmt: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-test: lint type
+test: lint type chromium
 	$(BIN)/pytest -q
+
+# The web console: `npm ci` from the lock file, then a Vite build into the Python package
+# (src/segue/console/static/, committed, so installing Segue needs no Node.js).
+console:
+	cd console && npm ci && npm run build
+
+# The browser tests drive Debian's Chromium (never a browser that Playwright downloads).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-wqy-zenhei; }
 
 bench: install
 	$(BIN)/python bench/throughput.py

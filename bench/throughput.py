@@ -39,6 +39,7 @@ import pstats
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -205,19 +206,88 @@ class EngineRound:
         return self.commits / self.seconds
 
 
-class EngineBench:
-    def __init__(self, workdir: Path, synchronous: str, inflight: int = 1) -> None:
-        self.inflight = inflight
-        self.segue = Segue(
-            f"sqlite:///{workdir}/bench-{synchronous.lower()}.db",
-            sqlite_synchronous=synchronous,
-            allow_unsafe=synchronous != "FULL",
+class WorkerProcess:
+    """A worker in its own process on the same database file (``--as-worker``).
+
+    It reads commands on stdin: ``report`` answers one JSON line with its commit
+    counts and CPU seconds so far; ``stop`` ends it.
+    """
+
+    def __init__(self, url: str, synchronous: str, batch: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--as-worker", url, synchronous, str(batch)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+
+    def report(self) -> tuple[TxCounts, float]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("report\n")
+        self.proc.stdin.flush()
+        data = json.loads(self.proc.stdout.readline())
+        cpu = data.pop("cpu")
+        return TxCounts(**data), cpu
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("stop\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def worker_main(url: str, synchronous: str, batch: int) -> int:
+    """The ``--as-worker`` process: run auto steps until told to stop."""
+    segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
+    counter = TxCounter(segue.store.engine)
+    worker = Worker(segue.service, batch=batch, poll_s=0.002)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="bench-worker")
+    thread.start()
+    try:
+        for line in sys.stdin:
+            if line.strip() == "report":
+                counts = {**asdict(counter.snapshot()), "cpu": time.process_time()}
+                print(json.dumps(counts), flush=True)
+            elif line.strip() == "stop":
+                break
+    finally:
+        stop.set()
+        thread.join()
+        worker.close()
+        segue.close()
+    return 0
+
+
+class EngineBench:
+    def __init__(
+        self,
+        workdir: Path,
+        synchronous: str,
+        inflight: int = 1,
+        worker_processes: int = 0,
+        clients: int = 1,
+    ) -> None:
+        self.inflight = inflight
+        self.clients = clients
+        url = f"sqlite:///{workdir}/bench-{synchronous.lower()}.db"
+        self.segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
         self.segue.register(PIPELINE_YAML)
         with self.segue.store.engine.connect() as conn:
             check_pragmas(conn.connection.dbapi_connection, synchronous)
         self.counter = TxCounter(self.segue.store.engine)
         self.last_id = ""
+        batch = max(8, inflight // max(1, worker_processes))
+        self.workers = [WorkerProcess(url, synchronous, batch) for _ in range(worker_processes)]
+
+    def counts(self) -> tuple[TxCounts, float]:
+        """Commit counts and CPU seconds so far, of this process and its worker processes."""
+        counts, cpu = self.counter.snapshot(), time.process_time()
+        for worker in self.workers:
+            theirs, their_cpu = worker.report()
+            counts = TxCounts(**{k: v + getattr(theirs, k) for k, v in asdict(counts).items()})
+            cpu += their_cpu
+        return counts, cpu
 
     def run_task(self) -> int:
         """One task start to finish; returns its final revision (= its event count)."""
@@ -241,23 +311,57 @@ class EngineBench:
 
     def run_inflight(self, tasks: int) -> int:
         """``tasks`` tasks, up to ``self.inflight`` at once: a worker thread runs the auto
-        steps in batches while this thread, the client, starts tasks and answers each
-        wait step as soon as it opens. Returns the events of all the tasks."""
+        steps in batches while ``self.clients`` client threads start tasks and answer
+        each wait step as soon as it opens. Returns the events of all the tasks."""
         service = self.segue.service
         stop = threading.Event()
-        changed = threading.Event()
-        service.on_change(changed.set)
         worker = Worker(service, batch=max(8, self.inflight), poll_s=0.01)
         thread = threading.Thread(target=worker.run_forever, args=(stop,), name="bench-worker")
-        thread.start()
+        if not self.workers:
+            thread.start()
+        n = self.clients
+        shares = [
+            (tasks // n + (i < tasks % n), max(1, self.inflight // n + (i < self.inflight % n)))
+            for i in range(n)
+        ]
+        errors: list[BaseException] = []
+
+        def client(count: int, slots: int) -> None:
+            try:
+                self.client(count, slots)
+            except BaseException as exc:
+                errors.append(exc)
+
+        clients = [threading.Thread(target=client, args=share) for share in shares]
+        try:
+            for c in clients:
+                c.start()
+            for c in clients:
+                c.join()
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
+            worker.close()
+        if errors:
+            raise errors[0]
+        return tasks * int(self.segue.get(self.last_id)["revision"])
+
+    def client(self, tasks: int, slots: int) -> None:
+        """One client: ``tasks`` tasks, ``slots`` at a time, each answered as it waits."""
+        service = self.segue.service
+        changed = threading.Event()
+        service.on_change(changed.set)
+        # Other processes' changes are not announced here: poll often.
+        poll_s = 0.002 if self.workers else 0.05
         open_ids: set[str] = set()
         started = 0
         try:
             while started < tasks or open_ids:
-                while started < tasks and len(open_ids) < self.inflight:
+                while started < tasks and len(open_ids) < slots:
                     open_ids.add(str(service.start(PIPELINE, {})["id"]))
                     started += 1
-                changed.wait(0.05)
+                changed.wait(poll_s)
                 changed.clear()
                 for task_id in self.ids_with_status("WAITING_USER", open_ids):
                     service.advance(task_id, WAIT_STEP, USER_INPUT)
@@ -265,26 +369,22 @@ class EngineBench:
                     open_ids.discard(task_id)
                     self.last_id = task_id
         finally:
-            stop.set()
-            thread.join()
-            worker.close()
             service.off_change(changed.set)
-        return tasks * int(self.segue.get(self.last_id)["revision"])
 
     def round(self, tasks: int) -> EngineRound:
         gc.collect()
-        before = self.counter.snapshot()
+        before, cpu = self.counts()
         events = 0
-        cpu = time.process_time()
         start = time.perf_counter()
-        if self.inflight > 1:
+        if self.inflight > 1 or self.workers or self.clients > 1:
             events = self.run_inflight(tasks)
         else:
             for _ in range(tasks):
                 events += self.run_task()
         seconds = time.perf_counter() - start
-        cpu_seconds = time.process_time() - cpu
-        delta = self.counter.snapshot().minus(before)
+        after, cpu_after = self.counts()
+        cpu_seconds = cpu_after - cpu
+        delta = after.minus(before)
         # Outside the timing: the revision really is the event count.
         logged = len(self.segue.events(self.last_id))
         revision = int(self.segue.get(self.last_id)["revision"])
@@ -305,6 +405,8 @@ class EngineBench:
         )
 
     def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
         self.segue.close()
 
 
@@ -440,11 +542,14 @@ def run(
     rounds: int,
     progress: Callable[[str], None],
     inflight: int = 1,
+    worker_processes: int = 0,
+    clients: int = 1,
 ) -> list[ModeResult]:
     benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []
     try:
         for mode in modes:
-            engine, floor = EngineBench(workdir, mode, inflight), FloorBench(workdir, mode)
+            engine = EngineBench(workdir, mode, inflight, worker_processes, clients)
+            floor = FloorBench(workdir, mode)
             result = ModeResult(mode)
             benches.append((result, engine, floor))
             # Warm up (imports, spec cache, pool) and learn commits per task, so a
@@ -539,6 +644,27 @@ def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int, rou
     return "\n".join(lines)
 
 
+def overview(levels: list[dict[str, Any]]) -> str:
+    """One line per level and mode: the figures the README quotes."""
+    head = (
+        "in flight | clients | sync   | tasks/s | transitions/s | floor commits/s | ratio "
+        "| CPU ms/task | commits/task"
+    )
+    lines = [head, "-" * len(head)]
+    for level in levels:
+        for s in level["modes"]:
+            e, f = s["engine"], s["floor"]
+            lines.append(
+                f"{level['inflight']:>9} | {level['clients']:>7} | {s['synchronous']:<6} | "
+                f"{e['tasks_per_s']['median']:>7.0f} | {e['events_per_s']['median']:>13,.0f} | "
+                f"{f['commits_per_s']['median']:>15,.0f} | "
+                f"{s['ratio_transitions_over_floor_commits']:>5.2f} | "
+                f"{e['cpu_ms_per_task']['median']:>11.2f} | "
+                f"{e['per_task']['durable_commits']:>12.2f}"
+            )
+    return "\n".join(lines)
+
+
 def profile(workdir: Path, tasks: int, synchronous: str, top: int) -> str:
     engine = EngineBench(workdir, synchronous)
     try:
@@ -560,7 +686,21 @@ def profile(workdir: Path, tasks: int, synchronous: str, top: int) -> str:
     return header + "\n" + out.getvalue()
 
 
+def levels_list(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("tasks in flight must be positive numbers")
+    return levels
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--as-worker"]:
+        url, synchronous, batch = argv[1:4]
+        return worker_main(url, synchronous, int(batch))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=200, help="tasks per round (200)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per mode (5)")
@@ -576,10 +716,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument(
         "--inflight",
+        type=levels_list,
+        default=[1],
+        help="tasks in flight at once, or a list such as 1,8,32 (1: one task after another "
+        "through the Python API; N: a worker thread with batches, client threads "
+        "answering wait steps as they open)",
+    )
+    parser.add_argument(
+        "--clients",
         type=int,
-        default=1,
-        help="tasks in flight at once (1: one task after another through the Python API; "
-        "N: a worker thread with batches, the client answering wait steps as they open)",
+        default=0,
+        metavar="N",
+        help="client threads sharing the tasks in flight, as concurrent API requests would "
+        "(default: 4, or as many as the tasks in flight if fewer)",
+    )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the auto steps in N worker processes on the same database file instead "
+        "of a worker thread beside the client (0)",
     )
     parser.add_argument(
         "--profile",
@@ -603,9 +760,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(message, file=sys.stderr, flush=True)
 
         started = time.perf_counter()
-        results = run(workdir, modes, args.tasks, args.rounds, progress, args.inflight)
+        levels = []
+        for inflight in args.inflight:
+            clients = args.clients or (1 if inflight == 1 else min(4, inflight))
+            level_dir = workdir / f"inflight-{inflight}"
+            level_dir.mkdir()
+            results = run(
+                level_dir,
+                modes,
+                args.tasks,
+                args.rounds,
+                progress,
+                inflight,
+                args.worker_processes,
+                clients,
+            )
+            levels.append(
+                {
+                    "inflight": inflight,
+                    "clients": clients,
+                    "worker_processes": args.worker_processes,
+                    "modes": [r.summary() for r in results],
+                }
+            )
         env = environment(workdir)
-        summaries = [r.summary() for r in results]
         wall = time.perf_counter() - started
         if args.json:
             print(
@@ -616,13 +794,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "rounds": args.rounds,
                         "wall_seconds": wall,
                         "environment": env,
-                        "modes": summaries,
+                        "levels": levels,
                     },
                     indent=2,
                 )
             )
         else:
-            print(render(summaries, env, args.tasks, args.rounds))
+            for level in levels:
+                worker = (
+                    f"{level['worker_processes']} worker processes"
+                    if level["worker_processes"]
+                    else "a worker thread"
+                )
+                print(
+                    f"\n== {level['inflight']} in flight: {level['clients']} client "
+                    f"thread(s), {worker} =="
+                )
+                print(render(level["modes"], env, args.tasks, args.rounds))
+            print("\n" + overview(levels))
             print(f"\n(wall time {wall:.1f}s)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

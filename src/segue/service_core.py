@@ -113,6 +113,14 @@ class Idempotency:
     request_hash: str
 
 
+class _Stale(Exception):
+    """A start saw a newer pipeline version inside its transaction (it starts again)."""
+
+    def __init__(self, version: int | None) -> None:
+        super().__init__(version)
+        self.version = version
+
+
 class ServiceCore:
     """Segue's use cases over one store."""
 
@@ -133,6 +141,8 @@ class ServiceCore:
         self.max_artifact_bytes = max_artifact_bytes
         self.idempotency_ttl_s = idempotency_ttl_s
         self._specs: dict[tuple[str, int], _Compiled] = {}
+        self._latest: dict[str, int] = {}
+        """The latest version of each pipeline, as this process last saw it."""
         self._lock = threading.Lock()
         self._random = random.Random()
         self._listeners: list[Callable[[], object]] = []
@@ -184,6 +194,26 @@ class ServiceCore:
         """Every registered pipeline version."""
         return self.store.list_pipelines()
 
+    def _config(self, compiled: _Compiled, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A start's config with the schema's defaults filled in.
+
+        Raises:
+            ConfigInvalid: it is not JSON, or does not fit the config schema.
+        """
+        pipeline = compiled.spec.name
+        why = "it is not an object" if not isinstance(config, Mapping | None) else not_json(config)
+        if why is not None:
+            raise ConfigInvalid(
+                f"The config for {pipeline} is not valid JSON: {why}.",
+                [Violation("", f"not JSON: {why}")],
+            )
+        values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
+        found = violations(compiled.spec.config_schema, values)
+        if found:
+            listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
+            raise ConfigInvalid(f"The config for {pipeline} is invalid: {listed}.", found)
+        return values
+
     def _compiled(self, name: str, version: int | None) -> _Compiled:
         if version is None:  # the latest, which another process may have registered
             version = self.store.latest_version(name)
@@ -222,9 +252,16 @@ class ServiceCore:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> TaskPage:
-        """Tasks, newest first."""
-        return self.store.list_tasks(status=status, pipeline=pipeline, limit=limit, cursor=cursor)
+        """Tasks, newest first (only ids starting with ``id_prefix`` when given)."""
+        return self.store.list_tasks(
+            status=status, pipeline=pipeline, limit=limit, cursor=cursor, id_prefix=id_prefix
+        )
+
+    def count_tasks(self, *, pipeline: str | None = None) -> dict[tuple[str, str], int]:
+        """How many tasks there are per ``(pipeline, status)``."""
+        return self.store.count_tasks(pipeline=pipeline)
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """A task's event log (TaskNotFound for an unknown id)."""
@@ -275,31 +312,40 @@ class ServiceCore:
         Raises:
             PipelineNotFound, ConfigInvalid, IdempotencyConflict.
         """
-        compiled = self._compiled(pipeline, version)
-        why = "it is not an object" if not isinstance(config, Mapping | None) else not_json(config)
-        if why is not None:
-            raise ConfigInvalid(
-                f"The config for {pipeline} is not valid JSON: {why}.",
-                [Violation("", f"not JSON: {why}")],
-            )
-        values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
-        found = violations(compiled.spec.config_schema, values)
-        if found:
-            listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
-            raise ConfigInvalid(f"The config for {pipeline} is invalid: {listed}.", found)
-        with self.store.transaction() as tx:
-            replayed = self._replay(tx, idempotency)
-            if replayed is not None:
-                return replayed
-            transition = core.start(
-                compiled.spec, new_task_id(), values, self.clock.now(), actor=actor
-            )
-            tx.insert_task(transition.state, transition.events)
-            self._effects(tx, transition)
-            view = core.task_view(compiled.spec, transition.state)
-            self._remember(tx, idempotency, view)
-        self._notify()
-        return view
+        # The latest version this process knows, checked again inside the transaction:
+        # versions only grow, so this ends.
+        known = version or self._latest.get(pipeline)
+        while True:
+            compiled = self._compiled(pipeline, known)
+            try:
+                values = self._config(compiled, config)
+            except ConfigInvalid:
+                if version is not None or known is None:
+                    raise
+                known = None  # it may fit a version registered since
+                continue
+            try:
+                with self.store.transaction() as tx:
+                    replayed = self._replay(tx, idempotency)
+                    if replayed is not None:
+                        return replayed
+                    latest = compiled.spec.version if version else tx.latest_version(pipeline)
+                    if latest != compiled.spec.version:
+                        raise _Stale(latest)  # another process registered a newer one
+                    transition = core.start(
+                        compiled.spec, new_task_id(), values, self.clock.now(), actor=actor
+                    )
+                    tx.insert_task(transition.state, transition.events)
+                    self._effects(tx, transition)
+                    view = core.task_view(compiled.spec, transition.state)
+                    self._remember(tx, idempotency, view)
+            except _Stale as stale:
+                known = stale.version
+                continue
+            if version is None:
+                self._latest[pipeline] = compiled.spec.version
+            self._notify()
+            return view
 
     def advance(
         self,

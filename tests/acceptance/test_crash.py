@@ -131,3 +131,48 @@ def test_sigkill_at_a_wait_step_then_a_new_process_finishes_the_task(tmp_path, c
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "COMPLETED"
     assert [counter(task, k) for k in ("before", "slow", "after")] == [1, 1, 1]
+
+
+WAITING = """
+pipeline: waiting
+version: 1
+steps:
+  - {id: answer, type: wait_user, input_schema: {type: object}}
+"""
+
+
+def test_sigkill_during_group_commits_loses_no_acknowledged_write(tmp_path) -> None:
+    """Eight threads start tasks as fast as they can, so their commits are shared;
+    each prints an id only once ``start`` has returned. SIGKILL at three moments:
+    every printed id must be a whole task afterwards."""
+    url = f"sqlite:///{tmp_path / 'group.db'}"
+    definition = tmp_path / "waiting.yaml"
+    definition.write_text(WAITING)
+    script = textwrap.dedent(f"""
+        import threading
+        from segue import Segue
+        engine = Segue({url!r}, pipelines=[{str(definition)!r}])
+        lock = threading.Lock()
+        def starter():
+            while True:
+                task_id = engine.start("waiting", run=False)["id"]
+                with lock:
+                    print(task_id, flush=True)
+        for _ in range(8):
+            threading.Thread(target=starter, daemon=True).start()
+        threading.Event().wait()
+    """)
+    acknowledged: list[str] = []
+    for stop_after in (40, 173, 311):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env(), cwd=REPO
+        )
+        assert proc.stdout is not None
+        for _ in range(stop_after):
+            acknowledged.append(proc.stdout.readline().strip())
+        kill(proc)
+    with Segue(url) as engine:
+        for task_id in acknowledged:
+            view = engine.get(task_id)
+            assert view["status"] == "WAITING_USER"
+            assert len(engine.events(task_id)) == view["revision"]

@@ -134,3 +134,17 @@ def test_plan_predicts_a_config_the_new_version_refuses(tmp_path: Path) -> None:
         engine.register(v2, "v2.yaml")
         with pytest.raises(InvalidCommand, match="min_sections"):
             engine.service.migrate(task, 2)
+
+
+def test_a_version_registered_by_another_process_is_the_next_start(tmp_path: Path) -> None:
+    """A start that knows v1 as the latest notices v2 inside its transaction, and a
+    config only v2 accepts is not refused on v1's account."""
+    with engine_for(tmp_path) as api, engine_for(tmp_path) as deployer:
+        api.register((EXAMPLES / "doc_ingest.yaml").read_text(), "doc_ingest.yaml")
+        assert api.start("doc_ingest", {})["version"] == 1  # v1 is now the known latest
+        deployer.register((EXAMPLES / "doc_ingest_v2.yaml").read_text(), "doc_ingest_v2.yaml")
+        assert api.start("doc_ingest", {"min_sections": 5})["version"] == 2  # v1 refuses it
+        v2 = (EXAMPLES / "doc_ingest_v2.yaml").read_text()
+        deployer.register(v2.replace("\nversion: 2\n", "\nversion: 3\n"))
+        assert api.start("doc_ingest", {})["version"] == 3  # v2 accepts it: seen in the tx
+        assert api.start("doc_ingest", {}, version=1)["version"] == 1

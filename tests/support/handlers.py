@@ -131,7 +131,9 @@ def t(ctx: StepContext) -> Any:
         elif name == "until_cancelled":  # waits up to ARG s for the cancel flag; records it
             flagged = ctx.cancelled.wait(float(arg))
             marker = folder() / f"{ctx.task_id}.{ctx.step}.{ctx.attempt}.stopped"
-            marker.write_text("cancelled" if flagged else "ran out")
+            partial = marker.with_suffix(".partial")  # readers poll for the marker: no torn read
+            partial.write_text("cancelled" if flagged else "ran out")
+            partial.replace(marker)
             result = {"cancelled": flagged}
         elif name == "record_pid":  # appends this process's id to <ARG>.pid
             with open(folder() / f"{arg}.pid", "a") as fh:

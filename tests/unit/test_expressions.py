@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
 
-from segue.spec.expr import ExpressionError, compile_expression
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from segue.spec.expr import Expression, ExpressionError, compile_expression
 
 ACTIVATION = {
     "config": {"n": 3, "flag": True, "off": False, "s": "hi", "l": [1, 2, 3], "f": 1.5},
@@ -165,3 +169,66 @@ def test_compile_error_at_the_end_names_the_column() -> None:
     """An expression cut short names where it stopped."""
     with pytest.raises(ExpressionError, match=r"column \d+"):
         compile_expression("artifacts.nosuch.ok &&")
+
+
+# --- the plain-path shortcut ------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abc"), inner),
+    max_leaves=12,
+)
+
+
+def fits_cel(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(fits_cel(v) for v in value.values())
+    if isinstance(value, list):
+        return all(fits_cel(v) for v in value)
+    return not isinstance(value, int) or isinstance(value, bool) or -(2**63) <= value < 2**63
+
+
+def test_a_plain_path_to_a_huge_integer_is_refused_as_cel_refuses_it() -> None:
+    activation = {"config": {}, "artifacts": {"a": {"n": 2**64, "ok": 1}}, "inputs": {}}
+    with pytest.raises(ExpressionError, match="overflow"):
+        compile_expression("artifacts.a.n").evaluate(activation)
+    assert compile_expression("artifacts.a.ok").evaluate(activation) == 1  # it reads no more
+
+
+def outcome(expression: Expression, activation: dict[str, object]) -> object:
+    try:
+        return ("value", expression.evaluate(activation))
+    except ExpressionError as exc:
+        return ("error", str(exc))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=st.dictionaries(st.sampled_from("abc"), JSON_VALUES, max_size=3),
+    path=st.lists(st.sampled_from("abc"), min_size=1, max_size=3),
+)
+def test_a_plain_path_reads_what_cel_reads(value: dict[str, object], path: list[str]) -> None:
+    """``artifacts.x.y`` skips CEL; its value, or its error, is exactly CEL's (where the
+    data fits CEL: CEL refuses an integer beyond 64 bits anywhere in what it sees)."""
+    assume(fits_cel(value))
+    expression = compile_expression(".".join(["artifacts", *path]))
+    assert expression._path is not None
+    activation = {"config": {}, "artifacts": value, "inputs": {}}
+    assert outcome(expression, activation) == outcome(
+        dataclasses.replace(expression, _path=None), activation
+    )
+
+
+@pytest.mark.parametrize(
+    "source", ["artifacts.a.sections[0]", "size(config.l)", "config.n + 1", "true", "config.in"]
+)
+def test_anything_but_a_plain_path_goes_through_cel(source: str) -> None:
+    try:
+        expression = compile_expression(source)
+    except ExpressionError:
+        return  # not CEL at all ("in" is reserved)
+    assert expression._path is None

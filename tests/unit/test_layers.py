@@ -48,6 +48,15 @@ RULES: dict[str, tuple[str, ...]] = {
     "segue.control": ("segue.cli", "segue.app", "segue.runtime.worker", "fastapi"),
     "segue.runtime": ("segue.cli", "segue.app", "fastapi"),
     "segue.cli": ("segue.store",),
+    # static files and the routes that serve them: no engine at all
+    "segue.console": (
+        "segue.store",
+        "segue.service",
+        "segue.api",
+        "segue.runtime",
+        "segue.core",
+        "sqlalchemy",
+    ),
     # document handlers see the engine only through their StepContext
     "segue.docs": (
         "segue.store",

@@ -11,11 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from segue import __version__
-from segue.api import control, documents, pipelines, problems, tasks
+from segue import __version__, console
+from segue.api import control, documents, models, pipelines, problems, tasks
 from segue.api.auth import Tokens
 from segue.api.body import Limits
-from segue.api.context import Api, api_of
+from segue.api.context import Api, api_of, caller_of
 from segue.runtime.worker import Worker, default_owner
 from segue.service import Service
 from segue.store.migrate import current_revision, head_revision
@@ -34,8 +34,12 @@ def create_app(
     tokens: Tokens | None = None,
     limits: Limits | None = None,
     workers: int = 0,
+    with_console: bool = True,
 ) -> FastAPI:
-    """The FastAPI app over ``service``, with ``workers`` in-process worker threads."""
+    """The FastAPI app over ``service``, with ``workers`` in-process worker threads.
+
+    ``with_console`` also serves the web console at ``/`` (its pages and assets only).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +69,20 @@ def create_app(
     app.include_router(pipelines.router)
     app.include_router(control.router)
     app.include_router(documents.router)
+    if with_console:
+        app.include_router(console.router)
+
+    @app.get("/me", tags=["auth"], response_model=models.Me, responses=models.PROBLEMS)
+    def me(request: Request) -> dict[str, Any]:
+        """Who the bearer token belongs to and its role (anonymous admin without tokens)."""
+        api, caller = api_of(request), caller_of(request)
+        return {
+            "name": caller.name,
+            "role": caller.role,
+            "roles": sorted(caller.extra_roles),
+            "pipelines": sorted(caller.pipelines) if caller.pipelines is not None else None,
+            "auth": api.tokens.enabled,
+        }
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

@@ -127,6 +127,23 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
+class TaskCounts(BaseModel):
+    """How many tasks the caller can see in each status."""
+
+    counts: dict[str, int] = Field(description="Every status, zero included.")
+    total: int
+
+
+class Me(BaseModel):
+    """Who the bearer token belongs to, and what it may do."""
+
+    name: str
+    role: str = Field(description="viewer < operator < admin")
+    roles: list[str] = Field(description="The extra roles wait steps may require.")
+    pipelines: list[str] | None = Field(description="The pipelines it sees; null: every one.")
+    auth: bool = Field(description="Whether this server checks tokens at all.")
+
+
 class EventView(BaseModel):
     """One entry of the audit log."""
 
@@ -181,9 +198,24 @@ class PipelineVersion(BaseModel):
     registered_at: str
 
 
+class StepOutline(BaseModel):
+    """One step of a version, its dependencies resolved (a line unless ``depends_on`` says)."""
+
+    id: str
+    type: Literal["auto", "wait_user"]
+    title: str | None
+    description: str | None
+    depends_on: list[str]
+    when: str | None = Field(description="The CEL condition, if the step has one.")
+
+
 class PipelineDetail(PipelineVersion):
     """A version with its definition and its graph."""
 
+    title: str | None
+    description: str | None
+    config_schema: dict[str, Any] = Field(description="The JSON Schema of a task's config.")
+    steps: list[StepOutline]
     definition: dict[str, Any]
     mermaid: str
 

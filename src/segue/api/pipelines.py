@@ -129,6 +129,20 @@ def pipeline_version(
     spec = api.service.spec(name, version)
     return {
         **_version(record),
+        "title": spec.title,
+        "description": spec.description,
+        "config_schema": spec.config_schema,
+        "steps": [
+            {
+                "id": step.id,
+                "type": step.kind.value,
+                "title": step.title,
+                "description": step.description,
+                "depends_on": list(step.depends_on),
+                "when": step.when,
+            }
+            for step in spec.steps
+        ],
         "definition": json.loads(record.source),
         "mermaid": to_mermaid(spec),
     }

@@ -38,6 +38,7 @@ SSE_POLL_S = 0.25
 SSE_BATCH = 500
 MAX_INT = 2**31 - 1
 SSE_KEEPALIVE_S = 15.0
+ID_PREFIX = r"^[0-9A-Fa-f-]+$"
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -90,6 +91,14 @@ def list_tasks(
     pipeline: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    id: Annotated[
+        str | None,
+        Query(
+            max_length=36,
+            pattern=ID_PREFIX,
+            description="Only tasks whose id starts with this (an id or its first characters).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Tasks newest first, a page at a time (keyset pagination: stable under inserts)."""
     api, caller = api_of(request), caller_of(request)
@@ -102,6 +111,7 @@ def list_tasks(
             pipeline=pipeline,
             limit=limit,
             cursor=next_cursor,
+            id_prefix=id.lower() if id else None,
         )
         views += [
             decorate(api, caller, api.service.view_of(t))
@@ -112,6 +122,20 @@ def list_tasks(
         if len(views) >= limit or next_cursor is None or caller.pipelines is None:
             break
     return {"tasks": views[:limit], "next_cursor": next_cursor}
+
+
+@router.get("/counts", response_model=models.TaskCounts, responses=models.PROBLEMS)
+def count_tasks(
+    request: Request, pipeline: Annotated[str | None, Query(max_length=100)] = None
+) -> dict[str, Any]:
+    """How many tasks there are in each status (of one pipeline if named), for the caller."""
+    api, caller = api_of(request), caller_of(request)
+    counts = dict.fromkeys((s.value for s in TaskStatus), 0)
+    if pipeline is None or caller.sees(pipeline):
+        for (name, status), n in api.service.count_tasks(pipeline=pipeline).items():
+            if caller.sees(name):
+                counts[status] = counts.get(status, 0) + n
+    return {"counts": counts, "total": sum(counts.values())}
 
 
 @router.get("/{task_id}", response_model=models.TaskView, responses=models.PROBLEMS)

@@ -9,10 +9,11 @@ the definition is loaded rather than when a task runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import celpy
 from celpy import celtypes
@@ -44,6 +45,9 @@ class Expression:
     steps: frozenset[str]
     """Step ids read through ``artifacts.<id>`` or ``inputs.<id>``."""
     _program: Any
+    _path: tuple[str, ...] | None = None
+    """For a plain field path (``artifacts.abstract.directory``): its names, read
+    without building CEL values of the whole activation."""
 
     def evaluate(self, activation: Mapping[str, JSONValue]) -> JSONValue:
         """Evaluate over plain JSON data and return plain JSON.
@@ -52,6 +56,11 @@ class Expression:
             ExpressionError: the expression fails at run time (a missing
                 field, a type mismatch, a division by zero).
         """
+        if self._path is not None:
+            found = _follow(activation, self._path)
+            if found is not _MISSING:
+                return cast(JSONValue, found)
+            # Missing, or not plain JSON: CEL gives the exact error.
         try:
             data = json_to_cel(dict(activation))
         except (ValueError, OverflowError) as exc:  # CEL integers are 64-bit
@@ -86,7 +95,50 @@ def compile_expression(source: str) -> Expression:
     except CELParseError as exc:
         raise ExpressionError(f"does not compile: {_parse_message(source, exc)}") from exc
     roots, steps = _names(ast)
-    return Expression(source, frozenset(roots), frozenset(steps), _ENV.program(ast))
+    path = tuple(part.strip() for part in source.split("."))
+    plain = path[0] in ROOT_NAMES and all(_FIELD.fullmatch(part) for part in path)
+    return Expression(
+        source,
+        frozenset(roots),
+        frozenset(steps),
+        _ENV.program(ast),
+        path if plain and not RESERVED.intersection(path) else None,
+    )
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue"})
+_MISSING = object()
+
+
+def _follow(value: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` as a fresh copy of plain JSON, or ``_MISSING``."""
+    for name in path:
+        if not isinstance(value, Mapping) or name not in value:
+            return _MISSING
+        value = value[name]
+    try:
+        return _copy(value)
+    except _NotPlain:  # integers beyond CEL's 64 bits, non-JSON values: CEL says why
+        return _MISSING
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, str | bool | float) or value is None:
+        return value
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return value
+        raise _NotPlain
+    if isinstance(value, Mapping):
+        return {str(k): _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    raise _NotPlain
 
 
 def _names(ast: Tree[Any]) -> tuple[set[str], set[str]]:

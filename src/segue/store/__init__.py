@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -14,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 from segue.errors import OperatorError, StoreUnavailable, UnsafeDurability
 from segue.store.base import Artifact, NewArtifact, PipelineRecord, RunClaim, Store, TaskPage, Tx
 from segue.store.blobs import BlobStore
+from segue.store.checkpoint import Checkpointer
 from segue.store.migrate import upgrade
 from segue.store.sql import Dialect, SqlStore
 
@@ -83,7 +85,9 @@ def open_store(
             raise OperatorError(
                 f"The blob folder {blob_root} is a file; point --blob-dir at a folder."
             )
-        store = SqlStore(engine, BlobStore(blob_root), backend.dialect(), url)
+        store = SqlStore(
+            engine, BlobStore(blob_root), backend.dialect(), url, **backend.store_options
+        )
         store.unsafe = unsafe
         return store
     except BaseException:
@@ -100,6 +104,8 @@ class Backend:
     """The store's hooks (may ask the database)."""
     durability: Callable[[Connection], list[str]]
     """What in the database's settings would lose acknowledged commits."""
+    store_options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments of :class:`SqlStore` (SQLite: its writer lock, its checkpointer)."""
     migration_lock: Callable[[Connection], None] | None = None
     """Taken before migrating, so that processes starting together migrate one at a time
     (SQLite's write lock does that by itself)."""
@@ -130,7 +136,10 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Backend:
                 "PostgreSQL needs psycopg 3: install it with pip install 'psycopg[binary]'."
             ) from exc
         return Backend(
-            pg, lambda: _pg_dialect(pg, url), postgres.durability_problems, postgres.migration_lock
+            pg,
+            lambda: _pg_dialect(pg, url),
+            postgres.durability_problems,
+            migration_lock=postgres.migration_lock,
         )
     if backend != "sqlite":
         raise OperatorError(
@@ -139,10 +148,17 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Backend:
         )
     from segue.store import sqlite
 
+    writer_lock = checkpointer = None
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        writer_lock = Path(parsed.database + "-writer.lock")
+        checkpointer = Checkpointer(
+            Path(parsed.database), busy_timeout_ms=sqlite.DEFAULT_BUSY_TIMEOUT_MS
+        )
     try:
-        engine = sqlite.create_engine(url, synchronous=sqlite_synchronous)
+        engine = sqlite.create_engine(
+            url, synchronous=sqlite_synchronous, autocheckpoint=checkpointer is None
+        )
     except ValueError as exc:
         raise OperatorError(f"{exc} (SEGUE_SQLITE_SYNCHRONOUS).") from exc
     database = parsed.database
@@ -150,6 +166,7 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Backend:
         engine,
         lambda: Dialect(lock_rows=False, skip_locked=False, serialize_writes=True),
         lambda conn: sqlite.durability_problems(conn, database),
+        store_options={"writer_lock": writer_lock, "checkpointer": checkpointer},
     )
 
 

@@ -121,6 +121,9 @@ class Tx(Protocol):
     def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
         """Insert a new task's state row and its first events."""
 
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of ``name`` (None when there is none)."""
+
     def lock_task(self, task_id: str) -> TaskState:
         """Read a task's state, locked against other writers until commit.
 
@@ -223,8 +226,15 @@ class Store(Protocol):
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> TaskPage:
-        """Tasks newest first, a page at a time (keyset pagination on the id)."""
+        """Tasks newest first, a page at a time (keyset pagination on the id).
+
+        ``id_prefix`` keeps only the tasks whose id starts with it.
+        """
+
+    def count_tasks(self, *, pipeline: str | None = None) -> dict[tuple[str, str], int]:
+        """How many tasks there are per ``(pipeline, status)`` (of one pipeline if named)."""
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """A task's events with ``seq > after``, in order."""

@@ -16,8 +16,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
     text,
 )
+from sqlalchemy.sql.expression import ColumnClause
 
 metadata = MetaData()
 
@@ -58,6 +60,11 @@ events = Table(
     Column("at", String(32), nullable=False),
     Column("data", Text, nullable=False),
 )
+
+QUEUED: ColumnClause[str] = literal_column("'queued'")
+RUNNING: ColumnClause[str] = literal_column("'running'")
+"""Run statuses as SQL literals: a partial index (``WHERE status = 'queued'``) serves
+only a query that names the status literally; a bound parameter means a full scan."""
 
 step_runs = Table(
     "segue_step_runs",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import StaticPool
 
 from segue.core.task import Event, TaskState
 from segue.errors import (
@@ -43,6 +44,8 @@ from segue.store.base import (
     iter_chunks,
 )
 from segue.store.blobs import BlobStore
+from segue.store.checkpoint import Checkpointer
+from segue.store.group import MAX_GROUP, GroupCommitter
 from segue.store.statements import Prepared, Statements
 from segue.types import JSONValue, isoformat
 
@@ -99,14 +102,30 @@ def dumps(value: Any) -> str:
 class SqlStore:
     """The store on any SQLAlchemy engine that the dialect hooks describe."""
 
-    def __init__(self, engine: Engine, blobs: BlobStore, dialect: Dialect, url: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        blobs: BlobStore,
+        dialect: Dialect,
+        url: str,
+        *,
+        writer_lock: Path | None = None,
+        checkpointer: Checkpointer | None = None,
+    ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.dialect = dialect
         self.url = url
-        self._write_conn: Connection | None = None
-        self._writer: AbstractContextManager[Any] = (
-            threading.RLock() if dialect.serialize_writes else nullcontext()
+        self._shared_connection = isinstance(engine.pool, StaticPool)
+        """One connection for everyone (an in-memory database): a reader's rollback would
+        end an open write transaction, so readers wait for writers, and each writer
+        commits on its own."""
+        self._checkpointer = checkpointer
+        self._group = GroupCommitter(
+            lambda: self.engine.connect().execution_options(segue_write=True),
+            self._committed,
+            writer_lock,
+            max_group=1 if self._shared_connection else MAX_GROUP,
         )
         self.statements = Statements(
             engine.dialect, lock_rows=dialect.lock_rows, skip_locked=dialect.skip_locked
@@ -133,23 +152,18 @@ class SqlStore:
                     tx = SqlTx(conn, self)
                     yield tx
                     self._before_commit(tx, phase)
-                self._remember_states(tx)
+                self._remember_states(tx.written)
             return
-        # One writer at a time: it keeps one connection instead of a pool round trip each time.
-        with self._translate(phase), self._writer:
-            if self._write_conn is None or self._write_conn.invalidated:
-                self._write_conn = self.engine.connect().execution_options(segue_write=True)
-            conn = self._write_conn
-            try:
-                with conn.begin():
-                    tx = SqlTx(conn, self)
-                    yield tx
-                    self._before_commit(tx, phase)
-            except BaseException:
-                if conn.invalidated:
-                    self._write_conn = None
-                raise
-            self._remember_states(tx)
+        # One writer at a time on one connection; queued writers share a commit.
+        with self._translate(), self._group.member() as (conn, pending):
+            tx = SqlTx(conn, self, pending)
+            yield tx
+            pending.update(tx.written)
+
+    def _committed(self, written: Mapping[str, TaskState]) -> None:
+        self._remember_states(written)
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     def _before_commit(self, tx: SqlTx, phase: _Phase) -> None:
         if tx.unclaimed and self.dialect.notify_sql is not None:
@@ -162,14 +176,14 @@ class SqlStore:
         if self.dialect.listen is not None:
             self._listeners.append(self.dialect.listen(callback))
 
-    def _remember_states(self, tx: SqlTx) -> None:
+    def _remember_states(self, written: Mapping[str, TaskState]) -> None:
         """After a commit: keep the states it wrote, so the next lock of the same task,
         at the same revision, needs no JSON parse."""  # noqa: D205,D209
         cache = self._state_cache
-        if len(cache) + len(tx.written) > STATE_CACHE_SIZE:
+        if len(cache) + len(written) > STATE_CACHE_SIZE:
             for key in list(cache)[: STATE_CACHE_SIZE // 2]:
                 cache.pop(key, None)
-        cache.update(tx.written)
+        cache.update(written)
 
     @contextmanager
     def _translate(self, phase: _Phase | None = None) -> Iterator[None]:
@@ -205,7 +219,8 @@ class SqlStore:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._translate(), self.engine.connect() as conn:
+        shared = self._group.exclusive() if self._shared_connection else nullcontext()
+        with self._translate(), shared, self.engine.connect() as conn:
             yield conn
 
     def _read_one(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
@@ -293,10 +308,14 @@ class SqlStore:
         pipeline: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        id_prefix: str | None = None,
     ) -> TaskPage:
         """Newest first, keyset-paginated on the time-ordered id."""
         limit = max(1, min(limit, MAX_PAGE))
         query = sa.select(t.tasks.c.state, t.tasks.c.id).order_by(t.tasks.c.id.desc())
+        if id_prefix:
+            # A range on the primary key rather than LIKE: no escaping, and it uses the index.
+            query = query.where(t.tasks.c.id >= id_prefix, t.tasks.c.id < id_prefix + "\U0010ffff")
         if status:
             query = query.where(t.tasks.c.status == status)
         if pipeline:
@@ -308,6 +327,15 @@ class SqlStore:
         page = [TaskState.from_json(loads(r.state)) for r in rows[:limit]]
         more = len(rows) > limit
         return TaskPage(tasks=page, next_cursor=encode_cursor(page[-1].id) if more else None)
+
+    def count_tasks(self, *, pipeline: str | None = None) -> dict[tuple[str, str], int]:
+        """Tasks per ``(pipeline, status)``, one grouped query."""
+        c = t.tasks.c
+        query = sa.select(c.pipeline, c.status, sa.func.count()).group_by(c.pipeline, c.status)
+        if pipeline:
+            query = query.where(c.pipeline == pipeline)
+        with self._read() as conn:
+            return {(row[0], row[1]): int(row[2]) for row in conn.execute(query)}
 
     def events(self, task_id: str, after: int = 0, limit: int | None = None) -> list[Event]:
         """Events in seq order."""
@@ -352,7 +380,7 @@ class SqlStore:
     def next_due_ms(self) -> int | None:
         """Earliest not_before of a queued run."""
         query = sa.select(sa.func.min(t.step_runs.c.not_before_ms)).where(
-            t.step_runs.c.status == "queued"
+            t.step_runs.c.status == t.QUEUED
         )
         with self._read() as conn:
             value = conn.execute(query).scalar()
@@ -368,7 +396,7 @@ class SqlStore:
                 where = (
                     t.step_runs.c.lease_owner == owner,
                     t.step_runs.c.lease_token.in_(chunk),
-                    t.step_runs.c.status == "running",
+                    t.step_runs.c.status == t.RUNNING,
                 )
                 tx.conn.execute(
                     sa.update(t.step_runs).where(*where).values(lease_expires_ms=until_ms)
@@ -383,7 +411,7 @@ class SqlStore:
         with self.transaction() as tx:
             result = tx.conn.execute(
                 sa.update(t.step_runs)
-                .where(runs.lease_owner == owner, runs.status == "running")
+                .where(runs.lease_owner == owner, runs.status == t.RUNNING)
                 .values(lease_expires_ms=0)
             )
             return int(result.rowcount)
@@ -401,10 +429,9 @@ class SqlStore:
         for listener in self._listeners:
             listener.close()
         self._listeners.clear()
-        with self._writer:
-            if self._write_conn is not None:
-                self._write_conn.close()
-                self._write_conn = None
+        self._group.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
 
@@ -421,8 +448,12 @@ class _Phase:
 class SqlTx:
     """Writes inside one open transaction, on the connection's DBAPI cursor."""
 
-    def __init__(self, conn: Connection, store: SqlStore) -> None:
+    def __init__(
+        self, conn: Connection, store: SqlStore, pending: Mapping[str, TaskState] | None = None
+    ) -> None:
         self.conn = conn
+        self._pending = pending if pending is not None else {}
+        """States earlier writers of the same group wrote (uncommitted, on this connection)."""
         self.store = store
         self.sql = store.statements
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -449,10 +480,15 @@ class SqlTx:
         row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
-        cached = self.store._state_cache.get(task_id)
+        cached = self._pending.get(task_id) or self.store._state_cache.get(task_id)
         if cached is not None and cached.revision == row[1]:  # nobody else wrote it since
             return cached
         return TaskState.from_json(loads(row[0]))
+
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of ``name``, as this transaction sees it."""
+        row = self._run(self.sql.latest_version, {"name": name}).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     @property
     def written(self) -> dict[str, TaskState]:
@@ -564,7 +600,7 @@ class SqlTx:
             sa.select(sa.func.count())
             .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
             .where(
-                runs.c.status == "running",
+                runs.c.status == t.RUNNING,
                 runs.c.lease_expires_ms > now_ms,
                 tasks.c.pipeline == pipeline,
             )

@@ -27,8 +27,9 @@ NETWORK_FILESYSTEMS = frozenset(
 """File systems whose locks and fsync SQLite cannot trust."""
 
 
-def create_engine(url: str, *, synchronous: str = "FULL") -> Engine:
-    """An engine whose connections are set up for durable, serialised writes."""
+def create_engine(url: str, *, synchronous: str = "FULL", autocheckpoint: bool = True) -> Engine:
+    """An engine whose connections are set up for durable, serialised writes
+    (``autocheckpoint=False``: the WAL is checkpointed by a :class:`Checkpointer`)."""  # noqa: D205,D209
     if synchronous.upper() not in SYNCHRONOUS_MODES:
         raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
     memory = url in ("sqlite://", "sqlite:///:memory:")
@@ -45,6 +46,8 @@ def create_engine(url: str, *, synchronous: str = "FULL") -> Engine:
         cursor = dbapi_conn.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+            if not autocheckpoint:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute(f"PRAGMA busy_timeout={DEFAULT_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -85,7 +85,7 @@ class Statements:
         self.insert_run = p(sa.insert(t.step_runs), RUN_COLUMNS)
         claim = (
             sa.select(runs.task_id, runs.step, runs.attempt, runs.idempotency_key)
-            .where(runs.status == "queued", runs.not_before_ms <= b("now"))
+            .where(runs.status == t.QUEUED, runs.not_before_ms <= b("now"))
             .order_by(runs.not_before_ms)
             .limit(b("limit"))
         )
@@ -109,7 +109,7 @@ class Statements:
         )
         expired = (
             sa.select(runs.task_id, runs.step, runs.attempt)
-            .where(runs.status == "running", runs.lease_expires_ms < b("now"))
+            .where(runs.status == t.RUNNING, runs.lease_expires_ms < b("now"))
             .order_by(runs.lease_expires_ms)
             .limit(b("limit"))
         )
@@ -121,7 +121,7 @@ class Statements:
                 runs.step == b("b_step"),
                 runs.attempt == b("b_attempt"),
                 runs.lease_token == b("b_token"),
-                runs.status == "running",
+                runs.status == t.RUNNING,
             )
             .values(status=b("status"), finished_ms=b("now"), error=b("error"))
         )
@@ -130,7 +130,7 @@ class Statements:
             .where(
                 runs.task_id == b("b_task"),
                 runs.step == b("b_step"),
-                sa.or_(runs.status == "queued", runs.status == "running"),
+                sa.or_(runs.status == t.QUEUED, runs.status == t.RUNNING),
             )
             .values(status=b("status"), finished_ms=b("now"))
         )

@@ -1,0 +1,145 @@
+"""Group commit on SQLite: queued writers of a process share one durable commit."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from segue import Segue
+from segue.errors import StoreUnavailable
+from segue.store import SqlStore
+from segue.store.sql import SqlTx
+
+WRITERS = 8
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "group.db"
+
+
+@pytest.fixture
+def store(db: Path, tmp_path: Path) -> Iterator[SqlStore]:
+    with Segue(f"sqlite:///{db}", blob_dir=tmp_path / "blobs") as engine:
+        store = engine.store
+        assert isinstance(store, SqlStore)
+        with store.transaction() as tx:
+            tx.conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+            tx.conn.exec_driver_sql(
+                "CREATE TABLE child (n INTEGER PRIMARY KEY, parent INTEGER "
+                "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        yield store
+
+
+def insert(tx: SqlTx, n: int, parent: int | None = None) -> None:
+    tx.conn.exec_driver_sql("INSERT INTO child (n, parent) VALUES (?, ?)", (n, parent))
+
+
+def rows(db: Path) -> set[int]:
+    """What another connection sees: only committed work."""
+    with sqlite3.connect(db) as conn:
+        return {n for (n,) in conn.execute("SELECT n FROM child")}
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.001)
+
+
+def run_group(store: SqlStore, body: Callable[[SqlTx, int], None]) -> dict[int, BaseException]:
+    """Writer 0 holds the writer lock until the others queue behind it, so all
+    ``WRITERS`` of them land in one group; returns the errors by writer."""
+    errors: dict[int, BaseException] = {}
+    inside = threading.Event()
+    group = store._group
+
+    def writer(i: int) -> None:
+        try:
+            with store.transaction() as tx:
+                body(tx, i)
+                if i == 0:
+                    inside.set()
+                    wait_for(lambda: group._queued == WRITERS - 1)
+        except BaseException as exc:
+            errors[i] = exc
+
+    first = threading.Thread(target=writer, args=(0,))
+    first.start()
+    inside.wait(30)
+    others = [threading.Thread(target=writer, args=(i,)) for i in range(1, WRITERS)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(30)
+    return errors
+
+
+def test_queued_writers_share_one_commit(store: SqlStore, db: Path) -> None:
+    commits = store._group.commits
+    errors = run_group(store, lambda tx, i: insert(tx, i))
+    assert errors == {}
+    assert store._group.commits == commits + 1
+    assert rows(db) == set(range(WRITERS))
+
+
+def test_a_failing_writer_undoes_only_its_own_work(store: SqlStore, db: Path) -> None:
+    def body(tx: SqlTx, i: int) -> None:
+        insert(tx, i)
+        if i == 3:
+            raise ValueError("writer 3 changed its mind")
+
+    errors = run_group(store, body)
+    assert list(errors) == [3] and isinstance(errors[3], ValueError)
+    assert rows(db) == set(range(WRITERS)) - {3}
+
+
+def test_a_failed_commit_fails_every_writer_of_the_group(store: SqlStore, db: Path) -> None:
+    # Writer 5 breaks a deferred foreign key: nothing fails until COMMIT itself.
+    errors = run_group(store, lambda tx, i: insert(tx, i, parent=999 if i == 5 else None))
+    assert set(errors) == set(range(WRITERS))
+    assert all(isinstance(e, StoreUnavailable) for e in errors.values())
+    assert "FOREIGN KEY" in str(errors[0])
+    assert rows(db) == set()
+    # The store goes on: the next writer commits on its own.
+    with store.transaction() as tx:
+        insert(tx, 100)
+    assert rows(db) == {100}
+
+
+def test_a_transaction_cannot_open_another_in_its_thread(store: SqlStore) -> None:
+    outer = store.transaction()
+    with outer, pytest.raises(RuntimeError, match="same thread"), store.transaction():
+        pass
+
+
+def test_the_wal_is_checkpointed_by_a_thread_not_by_commits(
+    store: SqlStore, db: Path, tmp_path: Path
+) -> None:
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    for n in range(200):
+        with store.transaction() as tx:
+            insert(tx, n)
+
+    def in_the_database_file() -> set[int]:
+        """The rows the main file holds by itself (a copy of it, without the WAL)."""
+        copy = tmp_path / "copy.db"
+        shutil.copyfile(db, copy)
+        try:
+            return rows(copy)
+        except sqlite3.OperationalError:  # not even the table yet
+            return set()
+
+    wait_for(lambda: in_the_database_file() == set(range(200)))
+    assert checkpointer.checkpoints > 0
