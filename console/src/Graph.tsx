@@ -48,8 +48,11 @@ export function mermaidText(outline: StepOutline[], steps: StepView[], selected:
   lines.push("  classDef selected stroke-width:4px");
   for (const step of outline) {
     const status = byId.get(step.id)?.status ?? "PENDING";
-    lines.push(`  class ${node.get(step.id)} ${status}${step.id === selected ? ",selected" : ""}`);
+    lines.push(`  class ${node.get(step.id)} ${status}`);
   }
+  // A comma in "class" separates node ids, not classes: the selection is a line of its own.
+  const chosen = selected === null ? undefined : node.get(selected);
+  if (chosen) lines.push(`  class ${chosen} selected`);
   return lines.join("\n");
 }
 

@@ -54,11 +54,13 @@ export function NewTask({ me }: { me: Me }) {
   if (me.role === "viewer") {
     return <main><h1>New task</h1><p>Token {me.name} is a viewer: starting tasks needs the operator role.</p></main>;
   }
+  const unknown = versions.length > 0 && chosen !== "" && !latest.has(chosen);
   return (
     <main className="narrow">
       <h1>New task</h1>
       <label className="block">Pipeline
         <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+          {unknown && <option value={chosen} disabled>{chosen} (not registered)</option>}
           {[...latest.keys()].map((name) => <option key={name} value={name}>{name} (v{latest.get(name)})</option>)}
         </select>
       </label>
@@ -74,6 +76,11 @@ export function NewTask({ me }: { me: Me }) {
             </div>
           </SchemaForm>
         </section>
+      )}
+      {unknown && (
+        <p className="error" role="alert">
+          This server has no pipeline named “{chosen}”. Choose one of its pipelines above.
+        </p>
       )}
       {!detail && failure && <p className="error" role="alert">{failure}</p>}
     </main>

@@ -13,30 +13,63 @@ import type {
   RJSFSchema,
 } from "@rjsf/utils";
 import validator from "@rjsf/validator-ajv8";
-import { useMemo, useState, type ReactNode } from "react";
+import { useMemo, useState, type MouseEvent, type ReactNode } from "react";
 import { api, ApiError, type Json, type JsonObject } from "./api";
 import { bytes } from "./format";
 import { errorSchemaOf, uiSchemaFor } from "./schemaUi";
 
+type Click = (event: MouseEvent<HTMLButtonElement>) => void;
+
+// A row's button re-renders the rows: the focused button is removed, or moved in the DOM
+// (which drops the focus). Without this, a keyboard user is sent back to the top of the page.
+// Once the rows are drawn again, focus the first of `targets` (selectors within this array's
+// rows) that exists and is enabled, else the array's Add button.
+function thenFocus(action: Click, targets: (string | null)[]): Click {
+  return (event) => {
+    const rows = event.currentTarget.closest(".array-row")?.parentElement;
+    action(event);
+    if (!rows) return;
+    requestAnimationFrame(() => {
+      for (const target of targets) {
+        const found = target && rows.querySelector<HTMLElement>(`:scope > ${target}`);
+        if (found && !(found as HTMLButtonElement).disabled) return found.focus();
+      }
+      rows.parentElement?.querySelector<HTMLElement>("button.add")?.focus();
+    });
+  };
+}
+
+function rowButton(index: number, label: string): string {
+  return `.array-row[data-index="${index}"] > .array-tools button[aria-label="${label}"]`;
+}
+
 function ItemButtons(p: ArrayFieldItemButtonsTemplateProps) {
-  const n = p.index + 1;
+  const i = p.index;
+  const n = i + 1;
   const off = p.disabled || p.readonly;
+  const up = (k: number) => rowButton(k, `Move item ${k + 1} up`);
+  const down = (k: number) => rowButton(k, `Move item ${k + 1} down`);
+  const remove = (k: number) => rowButton(k, `Remove item ${k + 1}`);
+  const field = `.array-row[data-index="${i + 1}"] > .array-body :is(input, select, textarea)`;
   return (
     <>
       {(p.hasMoveUp || p.hasMoveDown) && (
-        <button type="button" className="icon" disabled={off || !p.hasMoveUp} onClick={p.onMoveUpItem}
+        <button type="button" className="icon" disabled={off || !p.hasMoveUp}
+          onClick={thenFocus(p.onMoveUpItem, [up(i - 1), down(i - 1)])}
           aria-label={`Move item ${n} up`} title="Move up">↑</button>
       )}
       {(p.hasMoveUp || p.hasMoveDown) && (
-        <button type="button" className="icon" disabled={off || !p.hasMoveDown} onClick={p.onMoveDownItem}
+        <button type="button" className="icon" disabled={off || !p.hasMoveDown}
+          onClick={thenFocus(p.onMoveDownItem, [down(i + 1), up(i + 1)])}
           aria-label={`Move item ${n} down`} title="Move down">↓</button>
       )}
       {p.canAdd && (
-        <button type="button" className="icon" disabled={off} onClick={p.onAddItem}
+        <button type="button" className="icon" disabled={off} onClick={thenFocus(p.onAddItem, [field])}
           aria-label={`Insert an item after item ${n}`} title="Insert below">＋</button>
       )}
       {p.hasRemove && (
-        <button type="button" className="icon danger" disabled={off} onClick={p.onRemoveItem}
+        <button type="button" className="icon danger" disabled={off}
+          onClick={thenFocus(p.onRemoveItem, [remove(i), i > 0 ? remove(i - 1) : null])}
           aria-label={`Remove item ${n}`} title="Remove">✕</button>
       )}
     </>

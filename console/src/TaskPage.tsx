@@ -21,6 +21,38 @@ interface Draft {
   need: Waiting;
   data: Json;
   dirty: boolean;
+  restored?: boolean;
+}
+
+// Unsent edits are kept in this tab's session storage, per task and per wait (its key), so a
+// reload, Back and Forward or a link followed by mistake does not lose a long outline's edits.
+function savedKey(taskId: string): string {
+  return `segue.draft.${taskId}`;
+}
+
+function saveDraft(taskId: string, draft: Draft): void {
+  try {
+    sessionStorage.setItem(savedKey(taskId), JSON.stringify({ key: draft.key, data: draft.data }));
+  } catch {
+    // Storage full or refused: the edits stay in the page only.
+  }
+}
+
+function forgetDraft(taskId: string): void {
+  try {
+    sessionStorage.removeItem(savedKey(taskId));
+  } catch {
+    // Nothing was kept.
+  }
+}
+
+function savedDraft(taskId: string, key: string): Json | undefined {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(savedKey(taskId)) ?? "null");
+    return saved && saved.key === key ? saved.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function waitKey(view: TaskView | null): string | null {
@@ -33,6 +65,8 @@ function waitKey(view: TaskView | null): string | null {
 function freshDraft(view: TaskView | null): Draft | null {
   const key = waitKey(view);
   if (!key || !view?.required_input) return null;
+  const saved = savedDraft(view.id, key);
+  if (saved !== undefined) return { key, need: view.required_input, data: saved, dirty: true, restored: true };
   return { key, need: view.required_input, data: view.required_input.prefill ?? {}, dirty: false };
 }
 
@@ -70,6 +104,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   const [sending, setSending] = useState(false);
   const [, setClock] = useState(0);
   const timer = useRef<number | undefined>(undefined);
+  const conflictBox = useRef<HTMLDivElement>(null);
 
   const refresh = useCallback(async () => {
     try {
@@ -115,6 +150,19 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
     });
   }, [view, conflict]);
 
+  // Keep unsent edits across a reload; forget them once they are back to the prefill.
+  useEffect(() => {
+    if (draft?.dirty) saveDraft(id, draft);
+    else if (draft) forgetDraft(id);
+  }, [id, draft]);
+
+  // Submit may sit far below the top of a long form: bring the conflict's notice into view.
+  useEffect(() => {
+    if (!conflict || !conflictBox.current) return;
+    conflictBox.current.scrollIntoView({ block: "center" });
+    conflictBox.current.focus({ preventScroll: true });
+  }, [conflict]);
+
   // Running steps show a duration that grows.
   const running = view?.steps.some((s) => s.status === "RUNNING");
   useEffect(() => {
@@ -147,6 +195,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
     setFormFailure(null);
     try {
       const next = await api.advance(id, draft.need.step, data);
+      forgetDraft(id);
       setConflict(null);
       setDraft(null);
       setView(next);
@@ -165,6 +214,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
   }
 
   function discard() {
+    forgetDraft(id);
     setConflict(null);
     setFormErrors([]);
     setFormFailure(null);
@@ -244,7 +294,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
           <h2 id="need-title">{draft.need.title ?? draft.need.step}</h2>
           {draft.need.description && <p className="description">{draft.need.description}</p>}
           {conflict && (
-            <div className="conflict" role="alert">
+            <div className="conflict" role="alert" ref={conflictBox} tabIndex={-1}>
               <h3>Someone else answered first</h3>
               <p>{conflict}</p>
               <p>Now {nowWaiting(view)}. What you typed is kept below and was not sent.</p>
@@ -257,6 +307,7 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
                     message: "The step takes your input at once, and every step after it runs again.",
                     run: async (reason) => {
                       await act("rerun", { step: draft.need.step, input: draft.data, reason: reason ?? "answered again after a conflict" });
+                      forgetDraft(id);
                       setConflict(null);
                       setDraft(null);
                     },
@@ -265,6 +316,11 @@ export function TaskPage({ id, me }: { id: string; me: Me }) {
                 <button type="button" onClick={discard}>Discard my input</button>
               </div>
             </div>
+          )}
+          {draft.restored && draft.dirty && !stale && !conflict && (
+            <p className="warning" role="status">
+              Your edits from before are restored: they are not sent yet.
+            </p>
           )}
           {stale && !conflict && (
             <p className="warning" role="status">

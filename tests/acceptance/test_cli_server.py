@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from segue.api.auth import hash_token
-from tests.api.conftest import free_port
 from tests.conftest import FIXTURES, REPO
-from tests.support.server import running_server
+from tests.support.server import free_port, served
 
 pytestmark = pytest.mark.slow
 
@@ -45,24 +44,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         {"name": "victor", "role": "viewer", "sha256": hash_token(VIEWER)},
     ]
     tokens.write_text(json.dumps({"tokens": entries}))
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "segue.cli.main",
-        "--database-url",
-        f"sqlite:///{folder / 'served.db'}",
-        "serve",
-        "--port",
-        str(port),
-        "--pipelines",
-        str(FAN_IN),
-        "--tokens-file",
-        str(tokens),
-    ]
-    url = f"http://127.0.0.1:{port}"
+    database = f"sqlite:///{folder / 'served.db'}"
+    flags = ("--pipelines", str(FAN_IN), "--tokens-file", str(tokens))
     log = folder / "server.log"
-    with running_server(command, url, cwd=REPO, log=log, env=environment()) as proc:
+    with served(database, *flags, log=log, env=environment()) as (url, proc):
         yield url
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert proc.returncode in (0, -signal.SIGTERM), log.read_text()

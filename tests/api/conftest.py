@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +16,7 @@ from segue import Segue
 from segue.api import create_app
 from segue.api.auth import Caller, Tokens, hash_token
 from segue.api.body import Limits
-from tests.conftest import REPO
-from tests.support.server import running_server
+from tests.support.server import free_port, served
 
 DOC = """
 pipeline: doc
@@ -64,12 +61,6 @@ TOKENS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(
     engine: Segue, *, tokens: Tokens | None = None, limits: Limits | None = None, workers: int = 1
@@ -104,21 +95,8 @@ def serve_process(tmp_path: Path) -> Iterator[str]:
     """``segue serve`` as a real subprocess on a free loopback port."""
     definition = tmp_path / "doc.yaml"
     definition.write_text(DOC)
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "segue.cli.main",
-        "--database-url",
-        f"sqlite:///{tmp_path / 'served.db'}",
-        "serve",
-        "--port",
-        str(port),
-        "--pipelines",
-        str(definition),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running_server(command, url, cwd=REPO, log=tmp_path / "served.log"):
+    database = f"sqlite:///{tmp_path / 'served.db'}"
+    with served(database, "--pipelines", str(definition), log=tmp_path / "served.log") as (url, _):
         yield url
 
 

@@ -148,28 +148,15 @@ def test_viewers_may_not_upload(authed: Callable[[str | None], httpx.Client]) ->
 
 def test_serve_keeps_a_database_s_own_doc_ingest_v1_and_says_so(tmp_path: Path) -> None:
     """A database that registered the shared example's doc_ingest v1 still serves."""
-    import sys
 
-    from tests.api.conftest import free_port
-    from tests.conftest import FIXTURES, REPO
-    from tests.support.server import running_server
+    from tests.conftest import FIXTURES
+    from tests.support.server import served
 
     url_db = f"sqlite:///{tmp_path / 'own.db'}"
     with Segue(url_db, blob_dir=tmp_path / "blobs") as engine:
         engine.register((FIXTURES / "examples" / "doc_ingest.yaml").read_text())
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "segue.cli.main",
-        "--database-url",
-        url_db,
-        "serve",
-        "--port",
-        str(port),
-    ]
     log = tmp_path / "serve.log"
-    with running_server(command, f"http://127.0.0.1:{port}", cwd=REPO, log=log):
-        versions = httpx.get(f"http://127.0.0.1:{port}/pipelines/doc_ingest").json()
+    with served(url_db, log=log) as (url, _):
+        versions = httpx.get(f"{url}/pipelines/doc_ingest").json()
     assert [v["version"] for v in versions] == [1]
     assert "built-in doc_ingest not registered" in log.read_text()

@@ -7,7 +7,6 @@ it); Playwright never downloads one here. Screenshots of each state go to
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from segue import console
-from tests.api.conftest import free_port
 from tests.conftest import REPO
-from tests.support.server import running_server
+from tests.support.server import served
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "test-artifacts" / "console"
@@ -32,21 +30,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not console.available():
         pytest.fail("The console is not built (src/segue/console/static): run make console.")
     tmp = tmp_path_factory.mktemp("console")
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "segue.cli.main",
-        "--database-url",
-        f"sqlite:///{tmp / 'console.db'}",
-        "--blob-dir",
-        str(tmp / "blobs"),
-        "serve",
-        "--port",
-        str(port),
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with running_server(command, url, cwd=REPO, log=tmp / "serve.log"):
+    database = f"sqlite:///{tmp / 'console.db'}"
+    blobs = ("--blob-dir", str(tmp / "blobs"))
+    with served(database, before=blobs, log=tmp / "serve.log") as (url, _):
         yield url
 
 

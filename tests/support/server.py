@@ -3,13 +3,51 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(
+    database_url: str,
+    *serve_args: str,
+    log: Path,
+    before: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``segue [--database-url URL, *before] serve --port P *serve_args`` on a free loopback
+    port; yields its base URL and the process."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "segue.cli.main",
+        "--database-url",
+        database_url,
+        *before,
+        "serve",
+        "--port",
+        str(port),
+        *serve_args,
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running_server(command, url, cwd=REPO, log=log, env=env) as proc:
+        yield url, proc
 
 
 @contextmanager

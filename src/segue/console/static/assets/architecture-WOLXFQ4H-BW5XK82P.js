@@ -1,1 +1,0 @@
-export{M as createArchitectureServices}from"./mermaid-parser.core-QrHiEOV_.js";

@@ -1,0 +1,1 @@
+import{Lt as e,xn as t}from"./mermaid.core-CzvVl1f9.js";var n=t((t,n)=>{let r;return n===`sandbox`&&(r=e(`#i`+t)),e(n===`sandbox`?r.nodes()[0].contentDocument.body:`body`).select(`[id="${t}"]`)},`getDiagramElement`);export{n as t};

@@ -1,0 +1,1 @@
+export{n as diagram}from"./chunk-QB3YPZ4I-C44T2n2R.js";import"./chunk-TU62E6Q5-DSf2LYtT.js";import"./mermaid.core-CzvVl1f9.js";import"./chunk-HFQBQIA3-gJ7ReXA2.js";

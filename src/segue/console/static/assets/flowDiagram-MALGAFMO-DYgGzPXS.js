@@ -1,1 +1,0 @@
-export{n as diagram}from"./chunk-QB3YPZ4I-Cvnlcvyl.js";import"./chunk-TU62E6Q5-BKeVmbTy.js";import"./mermaid.core-zS-VQoI3.js";import"./chunk-HFQBQIA3-CVhNz8xf.js";
