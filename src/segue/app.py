@@ -32,6 +32,7 @@ class Segue:
         sqlite_synchronous: ``FULL`` (default), ``EXTRA``, or ``NORMAL`` (needs ``allow_unsafe``).
         allow_unsafe: Open a database whose durability is off (logged loudly) instead of
             refusing it.
+        pool_size: PostgreSQL connections this engine keeps (default 8).
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class Segue:
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         sqlite_synchronous: str = "FULL",
         allow_unsafe: bool = False,
+        pool_size: int | None = None,
     ) -> None:
         registry = HandlerRegistry()
         for ref, fn in (handlers or {}).items():
@@ -52,6 +54,7 @@ class Segue:
             blob_dir=blob_dir,
             sqlite_synchronous=sqlite_synchronous,
             allow_unsafe=allow_unsafe,
+            pool_size=pool_size,
         )
         self.service = Service(self.store, handlers=registry)
         for path in pipelines:
@@ -68,6 +71,7 @@ class Segue:
             blob_dir=settings.blob_dir,
             sqlite_synchronous=settings.sqlite_synchronous,
             allow_unsafe=settings.allow_unsafe,
+            pool_size=settings.db_pool_size,
         )
 
     def register(self, text: str, filename: str | None = None) -> PipelineSpec:

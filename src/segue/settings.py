@@ -45,6 +45,9 @@ class Settings:
     """``SEGUE_LLM_TIMEOUT_S``: how long one model call may take."""
     allow_unsafe: bool = False
     """``SEGUE_ALLOW_UNSAFE``: open a database whose durability is off (warned loudly)."""
+    db_pool_size: int = 8
+    """``SEGUE_DB_POOL_SIZE``: PostgreSQL connections a process keeps (a burst may open half
+    as many again)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -65,6 +68,7 @@ class Settings:
             llm_api_key=env.get(f"{ENV_PREFIX}LLM_API_KEY") or None,
             llm_timeout_s=float(_positive(env, "LLM_TIMEOUT_S", 60)),
             allow_unsafe=_flag(env, "ALLOW_UNSAFE"),
+            db_pool_size=_positive(env, "DB_POOL_SIZE", 8),
         )
         given = {k: v for k, v in flags.items() if v is not None and v != () and v is not False}
         return replace(settings, **given)

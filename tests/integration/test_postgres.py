@@ -258,3 +258,16 @@ def test_connections_dropped_by_the_server_are_replaced(pg_url: str, tmp_path: P
         assert cut is not None and cut[0] >= 1
         assert engine.get(task)["status"] == "WAITING_USER"
         assert engine.advance(task, "confirm", {})["status"] == "COMPLETED"
+
+
+def test_the_pool_size_comes_from_the_settings(pg_url: str, tmp_path: Path) -> None:
+    """SEGUE_DB_POOL_SIZE sizes each process's pool; a burst may open half as many again."""
+    from segue.settings import Settings
+
+    settings = Settings.from_env(
+        {"SEGUE_DB_POOL_SIZE": "3"}, database_url=pg_url, blob_dir=str(tmp_path)
+    )
+    with Segue.from_settings(settings) as engine:
+        pool = engine.store.engine.pool  # type: ignore[attr-defined]
+        assert pool.size() == 3
+        assert pool._max_overflow == 1

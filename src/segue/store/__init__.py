@@ -54,6 +54,7 @@ def open_store(
     blob_dir: str | os.PathLike[str] | None = None,
     sqlite_synchronous: str = "FULL",
     allow_unsafe: bool = False,
+    pool_size: int | None = None,
 ) -> SqlStore:
     """Open (and migrate) the store a URL names: ``sqlite:///path.db`` or ``postgresql://…``.
 
@@ -63,6 +64,7 @@ def open_store(
         sqlite_synchronous: ``FULL`` (default), ``EXTRA`` or ``NORMAL``.
         allow_unsafe: Open a database that would lose acknowledged writes on a crash
             (logged loudly) instead of refusing it.
+        pool_size: PostgreSQL connections kept open (a burst opens half as many more).
 
     Raises:
         OperatorError: the URL names a backend Segue does not support.
@@ -70,7 +72,7 @@ def open_store(
         MigrationRequired: the schema was written by a newer Segue.
         StoreUnavailable: the database cannot be opened.
     """
-    backend = open_engine(url, sqlite_synchronous=sqlite_synchronous)
+    backend = open_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size)
     engine = backend.engine
     try:
         unsafe = check_durability(backend, allow_unsafe=allow_unsafe)
@@ -111,7 +113,9 @@ class Backend:
     (SQLite's write lock does that by itself)."""
 
 
-def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Backend:
+def open_engine(
+    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int | None = None
+) -> Backend:
     """The engine a URL names, with its dialect's hooks (nothing is migrated).
 
     Raises:
@@ -128,7 +132,8 @@ def open_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Backend:
         from segue.store import postgres
 
         try:
-            pg = postgres.create_engine(url)
+            size = pool_size or postgres.DEFAULT_POOL_SIZE
+            pg = postgres.create_engine(url, pool_size=size, max_overflow=max(1, size // 2))
         except ValueError as exc:
             raise OperatorError(f"{str(exc)[0].upper()}{str(exc)[1:]}.") from exc
         except ImportError as exc:
