@@ -155,8 +155,10 @@ class Worker:
         self, outcomes: list[Outcome], stop: threading.Event, task_id: str | None
     ) -> list[Job]:
         """Report a batch and claim the next; through an outage, report it again until the
-        database answers (or ``stop`` is set: then its leases run out)."""  # noqa: D205,D209
+        database answers, for as long as the batch's leases can still hold (or until ``stop``
+        is set): after that its steps run again anyway."""  # noqa: D205,D209
         wait = OUTAGE_BACKOFF_S[0]
+        give_up = time.monotonic() + self.lease_s
         while True:
             try:
                 _, jobs = self.service.report(
@@ -168,7 +170,7 @@ class Worker:
                 )
                 return jobs
             except StoreUnavailable as exc:
-                if stop.is_set():
+                if stop.is_set() or time.monotonic() >= give_up:
                     raise
                 log.warning("cannot report a batch yet", error=exc.message, runs=len(outcomes))
                 stop.wait(wait)
