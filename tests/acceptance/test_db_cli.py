@@ -114,3 +114,20 @@ def test_serve_refuses_unsafe_sqlite_in_one_sentence(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert "synchronous is NORMAL" in result.stderr and "--allow-unsafe" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_schema_newer_than_it_knows(pg_url: str, tmp_path: Path) -> None:
+    """A database migrated by a newer Segue: serve stops before listening, and says why."""
+    import sqlalchemy as sa
+
+    assert segue("db", "upgrade", "--database-url", pg_url, cwd=tmp_path).returncode == 0
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    result = segue("serve", "--database-url", pg_url, "--workers", "0", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "9999" in result.stderr and "newer" in result.stderr
+    assert "Traceback" not in result.stderr
+    status = segue("db", "current", "--database-url", pg_url, "--json", cwd=tmp_path)
+    assert json.loads(status.stdout)["state"] == "newer"

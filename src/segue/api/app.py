@@ -96,7 +96,9 @@ def create_app(
         try:
             current = await run_in_threadpool(current_revision, store.engine)  # type: ignore[attr-defined]
         except Exception as exc:
-            return problems.problem(503, "not_ready", f"The database does not answer: {exc}")
+            response = problems.problem(503, "not_ready", f"The database does not answer: {exc}")
+            response.headers["Retry-After"] = str(problems.RETRY_AFTER_S)
+            return response
         if current != head_revision():
             return problems.problem(
                 503,
