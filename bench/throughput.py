@@ -238,7 +238,7 @@ class WorkerProcess:
 
 def worker_main(url: str, synchronous: str, batch: int) -> int:
     """The ``--as-worker`` process: run auto steps until told to stop."""
-    segue = Segue(url, sqlite_synchronous=synchronous)
+    segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
     counter = TxCounter(segue.store.engine)
     worker = Worker(segue.service, batch=batch, poll_s=0.002)
     stop = threading.Event()
@@ -271,7 +271,7 @@ class EngineBench:
         self.inflight = inflight
         self.clients = clients
         url = f"sqlite:///{workdir}/bench-{synchronous.lower()}.db"
-        self.segue = Segue(url, sqlite_synchronous=synchronous)
+        self.segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
         self.segue.register(PIPELINE_YAML)
         with self.segue.store.engine.connect() as conn:
             check_pragmas(conn.connection.dbapi_connection, synchronous)

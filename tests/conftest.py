@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,10 @@ from segue import Segue
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 
-BACKENDS = ["sqlite-file", "sqlite-memory"]
+PG_URL = os.environ.get("SEGUE_TEST_PG_URL") or None
+"""A PostgreSQL server for the suite's postgres leg (read now: the fixtures strip SEGUE_*)."""
+
+BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgres"] if PG_URL else [])]
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +39,43 @@ def counters(clean_environ: Path) -> Path:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite-memory":
-        return "sqlite://"
-    return f"sqlite:///{tmp_path / 'segue.db'}"
+        yield "sqlite://"
+    elif request.param == "postgres":
+        with pg_schema() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'segue.db'}"
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards; yields a URL that uses only it."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    assert PG_URL is not None
+    url = make_url(PG_URL)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    schema = f"segue_test_{secrets.token_hex(6)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        scoped = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL of its own schema (the test is skipped without SEGUE_TEST_PG_URL)."""
+    if PG_URL is None:
+        pytest.skip("SEGUE_TEST_PG_URL is not set")
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

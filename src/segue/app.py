@@ -24,10 +24,15 @@ class Segue:
     """An embedded Segue engine over one database.
 
     Args:
-        database_url: ``sqlite:///path.db`` (default ``sqlite:///./segue.db``).
+        database_url: ``sqlite:///path.db`` (default ``sqlite:///./segue.db``) or
+            ``postgresql://user@host/db``.
         pipelines: Definition files or folders to register now.
         blob_dir: Where large artifacts go (default beside the database).
         handlers: Extra ``{reference: callable}`` handlers, resolved before imports.
+        sqlite_synchronous: ``FULL`` (default), ``EXTRA``, or ``NORMAL`` (needs ``allow_unsafe``).
+        allow_unsafe: Open a database whose durability is off (logged loudly) instead of
+            refusing it.
+        pool_size: PostgreSQL connections this engine keeps (default 8).
     """
 
     def __init__(
@@ -38,12 +43,18 @@ class Segue:
         blob_dir: str | os.PathLike[str] | None = None,
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         sqlite_synchronous: str = "FULL",
+        allow_unsafe: bool = False,
+        pool_size: int | None = None,
     ) -> None:
         registry = HandlerRegistry()
         for ref, fn in (handlers or {}).items():
             registry.register(ref, fn)
         self.store = open_store(
-            database_url, blob_dir=blob_dir, sqlite_synchronous=sqlite_synchronous
+            database_url,
+            blob_dir=blob_dir,
+            sqlite_synchronous=sqlite_synchronous,
+            allow_unsafe=allow_unsafe,
+            pool_size=pool_size,
         )
         self.service = Service(self.store, handlers=registry)
         for path in pipelines:
@@ -59,6 +70,8 @@ class Segue:
             pipelines=settings.pipelines,
             blob_dir=settings.blob_dir,
             sqlite_synchronous=settings.sqlite_synchronous,
+            allow_unsafe=settings.allow_unsafe,
+            pool_size=settings.db_pool_size,
         )
 
     def register(self, text: str, filename: str | None = None) -> PipelineSpec:

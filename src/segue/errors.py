@@ -21,6 +21,8 @@ mapper) and a message that says what to do next (for people)::
     │   └── ArtifactTooLarge       a step's output is over the documented maximum
     ├── OperatorError              what an operator must fix
     │   ├── StoreUnavailable
+    │   │   └── StoreBusy          nothing was written and trying again is safe (retried first)
+    │   ├── UnsafeDurability       the database would not keep acknowledged writes on a crash
     │   ├── MigrationRequired      the database schema is older or newer than this code
     │   ├── HandlerNotFound        a ``run`` reference cannot be imported
     │   └── LeaseLost              a worker's claim on a step run was taken over
@@ -241,6 +243,23 @@ class StoreUnavailable(OperatorError):
     """The database cannot be reached or written; check the database URL and the server."""
 
     code = "store_unavailable"
+
+
+class StoreBusy(StoreUnavailable):
+    """The database could not finish the operation this time; nothing was written, try again.
+
+    A serialization failure, a deadlock, an exhausted connection pool, or a
+    connection lost before the commit was sent: the transaction surely rolled
+    back, so the service retries it (a few times) before this reaches a caller.
+    """
+
+    code = "store_busy"
+
+
+class UnsafeDurability(OperatorError):
+    """The database would not keep acknowledged writes on a crash; fix it or pass --allow-unsafe."""
+
+    code = "unsafe_durability"
 
 
 class MigrationRequired(OperatorError):

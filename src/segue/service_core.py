@@ -146,6 +146,7 @@ class ServiceCore:
         self._lock = threading.Lock()
         self._random = random.Random()
         self._listeners: list[Callable[[], object]] = []
+        self._subscribed = False
         self._last_purge_ms = 0
 
     # -- pipelines ---------------------------------------------------------------------
@@ -419,8 +420,14 @@ class ServiceCore:
     # -- the worker side ---------------------------------------------------------------
 
     def on_change(self, listener: Callable[[], object]) -> None:
-        """Call ``listener()`` after every committed command (wakes in-process workers)."""
+        """Call ``listener()`` after every committed command (wakes in-process workers), and
+        when another process commits new work, where the store can tell (PostgreSQL)."""  # noqa: D205,D209
         self._listeners.append(listener)
+        if not self._subscribed:
+            self._subscribed = True
+            subscribe = getattr(self.store, "subscribe", None)
+            if subscribe is not None:
+                subscribe(self._notify)
 
     def off_change(self, listener: Callable[[], object]) -> None:
         """Stop calling ``listener``."""

@@ -43,6 +43,11 @@ class Settings:
     """``SEGUE_LLM_API_KEY``: sent as a bearer token when set."""
     llm_timeout_s: float = 60.0
     """``SEGUE_LLM_TIMEOUT_S``: how long one model call may take."""
+    allow_unsafe: bool = False
+    """``SEGUE_ALLOW_UNSAFE``: open a database whose durability is off (warned loudly)."""
+    db_pool_size: int = 8
+    """``SEGUE_DB_POOL_SIZE``: PostgreSQL connections a process keeps (a burst may open half
+    as many again)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -62,8 +67,10 @@ class Settings:
             llm_model=env.get(f"{ENV_PREFIX}LLM_MODEL") or "gpt-4o-mini",
             llm_api_key=env.get(f"{ENV_PREFIX}LLM_API_KEY") or None,
             llm_timeout_s=float(_positive(env, "LLM_TIMEOUT_S", 60)),
+            allow_unsafe=_flag(env, "ALLOW_UNSAFE"),
+            db_pool_size=_positive(env, "DB_POOL_SIZE", 8),
         )
-        given = {k: v for k, v in flags.items() if v is not None and v != ()}
+        given = {k: v for k, v in flags.items() if v is not None and v != () and v is not False}
         return replace(settings, **given)
 
 
@@ -74,3 +81,12 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise OperatorError(f"{ENV_PREFIX}{name} must be a positive integer, not {raw!r}.")
     return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(f"{ENV_PREFIX}{name}") or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise OperatorError(f"{ENV_PREFIX}{name} must be 1 or 0, not {raw!r}.")

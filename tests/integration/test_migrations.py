@@ -37,3 +37,35 @@ def test_a_database_from_a_newer_segue_is_refused(tmp_path) -> None:
     engine.dispose()
     with pytest.raises(MigrationRequired, match="9999"):
         open_store(url)
+
+
+def test_migrated_postgres_schema_matches_the_models(pg_url, tmp_path) -> None:
+    """The one Alembic history builds, on PostgreSQL too, exactly the schema of schema.py."""
+    store = open_store(pg_url, blob_dir=tmp_path)
+    try:
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        assert current_revision(store.engine) == head_revision()
+    finally:
+        store.close()
+
+
+def test_a_database_on_a_network_file_system_is_recognised(tmp_path) -> None:
+    """The mount that holds a path decides: the longest matching mount point wins."""
+    from pathlib import Path
+
+    from segue.store.sqlite import NETWORK_FILESYSTEMS, filesystem_of
+
+    mounts = "\n".join(
+        [
+            "/dev/root / ext4 rw 0 0",
+            f"server:/export {tmp_path / 'shared'} nfs4 rw 0 0",
+            f"tmpfs {tmp_path / 'shared' / 'local'} tmpfs rw 0 0",
+        ]
+    )
+    assert filesystem_of(tmp_path / "shared" / "segue.db", mounts) == "nfs4"
+    assert filesystem_of(tmp_path / "shared" / "local" / "segue.db", mounts) == "tmpfs"
+    assert filesystem_of(Path("/var/lib/segue.db"), mounts) == "ext4"
+    assert filesystem_of(tmp_path / "sharedness" / "segue.db", mounts) == "ext4"
+    assert "nfs4" in NETWORK_FILESYSTEMS and "ext4" not in NETWORK_FILESYSTEMS

@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from segue.errors import EngineError
+from segue.errors import EngineError, StoreUnavailable
 
 log = structlog.get_logger("segue.api")
 
 PROBLEM = "application/problem+json"
+RETRY_AFTER_S = 2
+"""What a 503 for an unreachable or busy database tells clients to wait."""
 
 
 class ApiProblem(Exception):
@@ -57,7 +59,10 @@ def engine_problem(exc: EngineError) -> JSONResponse:
     problems = extra.pop("problems", None)
     if problems is not None:
         extra["errors"] = problems
-    return problem(exc.http_status, exc.code, exc.message, extra)
+    response = problem(exc.http_status, exc.code, exc.message, extra)
+    if isinstance(exc, StoreUnavailable):  # the database is down or busy: come back soon
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def install(app: FastAPI) -> None:

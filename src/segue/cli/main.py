@@ -520,6 +520,23 @@ def serve(
             "--built-ins/--no-built-ins", help="Register the shipped doc_ingest pipeline."
         ),
     ] = True,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="SEGUE_DATABASE_URL",
+            show_envvar=True,
+            help="Database URL (default sqlite:///./segue.db); also a global option.",
+        ),
+    ] = None,
+    allow_unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsafe",
+            help="Serve a database whose durability is off (fsync, synchronous_commit or "
+            "SQLite synchronous below FULL, or a network file system), with a loud warning.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API (and, by default, one in-process worker)."""
     import uvicorn
@@ -529,9 +546,10 @@ def serve(
     from segue.api.body import Limits
 
     settings = Settings.from_env(
-        database_url=OPTIONS.database_url,
+        database_url=database_url or OPTIONS.database_url,
         blob_dir=OPTIONS.blob_dir,
         tokens_file=str(tokens_file) if tokens_file else None,
+        allow_unsafe=allow_unsafe,
     )
     tokens = Tokens.load(settings.tokens_file)
     loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
@@ -541,6 +559,8 @@ def serve(
             "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
         )
     engine = Segue.from_settings(settings)
+    for problem in engine.store.unsafe:
+        err.print(f"[bold red]UNSAFE[/bold red]: {lit(problem)}; acknowledged work can be lost")
     for name in BUILT_IN if built_ins else ():
         try:
             spec, created = engine.service.register(shipped_pipeline(name).read_text("utf-8"))
@@ -668,7 +688,9 @@ def report(exc: EngineError | ClientError) -> None:
 
 
 from segue.cli import control  # noqa: E402  (the commands below use the helpers above)
+from segue.cli.db import db_app  # noqa: E402
 from segue.cli.docs import docs_app  # noqa: E402
+from segue.cli.worker import worker  # noqa: E402
 
 app.command()(control.rerun)
 app.command()(control.skip)
@@ -677,6 +699,8 @@ app.command()(control.migrate)
 pipelines_app.command("plan")(control.plan)
 tasks_app.command("replay")(control.replay)
 app.add_typer(docs_app, name="docs")
+app.add_typer(db_app, name="db")
+app.command("worker")(worker)
 
 if __name__ == "__main__":
     main()

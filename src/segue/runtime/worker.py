@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from segue.errors import PermanentError
+from segue.errors import PermanentError, StoreUnavailable
 from segue.runtime.context import StepContext
 from segue.runtime.processes import run_in_child
 from segue.service import DEFAULT_LEASE_S, Job, Outcome, Service
@@ -31,6 +31,8 @@ from segue.service import DEFAULT_LEASE_S, Job, Outcome, Service
 log = structlog.get_logger("segue.worker")
 
 DEFAULT_POLL_S = 0.2
+OUTAGE_BACKOFF_S = (0.2, 2.0)
+"""A worker's first and longest wait between tries while the database is unreachable."""
 DEFAULT_BATCH = 32
 """Step runs claimed (and reported) per transaction."""
 
@@ -118,13 +120,7 @@ class Worker:
             self.report_late()
             if jobs:
                 outcomes = self.run_batch(jobs)
-                _, jobs = self.service.report(
-                    outcomes,
-                    owner=self.owner,
-                    claim=self.batch,
-                    lease_s=self.lease_s,
-                    task_id=task_id,
-                )
+                jobs = self._report(outcomes, stop, task_id)
                 continue
             if until is not None and until():
                 return
@@ -139,8 +135,46 @@ class Worker:
             self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5))
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Poll for work until ``stop`` is set."""
-        self.drain(until=stop.is_set, stop=stop)
+        """Poll for work until ``stop`` is set, through database outages.
+
+        While the database cannot be reached the worker waits and tries again
+        (with a back-off up to :data:`OUTAGE_BACKOFF_S`); a batch whose report
+        failed is reported again once it answers, so no finished step is lost
+        unless its lease ran out meanwhile (then it runs again elsewhere).
+        """
+        wait = OUTAGE_BACKOFF_S[0]
+        while not stop.is_set():
+            try:
+                self.drain(until=stop.is_set, stop=stop)
+            except StoreUnavailable as exc:
+                log.warning("database unavailable; the worker waits", error=exc.message)
+                stop.wait(wait)
+                wait = min(wait * 2, OUTAGE_BACKOFF_S[1])
+
+    def _report(
+        self, outcomes: list[Outcome], stop: threading.Event, task_id: str | None
+    ) -> list[Job]:
+        """Report a batch and claim the next; through an outage, report it again until the
+        database answers, for as long as the batch's leases can still hold (or until ``stop``
+        is set): after that its steps run again anyway."""  # noqa: D205,D209
+        wait = OUTAGE_BACKOFF_S[0]
+        give_up = time.monotonic() + self.lease_s
+        while True:
+            try:
+                _, jobs = self.service.report(
+                    outcomes,
+                    owner=self.owner,
+                    claim=0 if stop.is_set() else self.batch,
+                    lease_s=self.lease_s,
+                    task_id=task_id,
+                )
+                return jobs
+            except StoreUnavailable as exc:
+                if stop.is_set() or time.monotonic() >= give_up:
+                    raise
+                log.warning("cannot report a batch yet", error=exc.message, runs=len(outcomes))
+                stop.wait(wait)
+                wait = min(wait * 2, OUTAGE_BACKOFF_S[1])
 
     def run_batch(self, jobs: list[Job]) -> list[Outcome]:
         """Run the jobs' handlers in the pool, supervising them until each has an outcome.
@@ -187,7 +221,11 @@ class Worker:
     def _renew(self, runs: list[_Run]) -> None:
         until = self.service.clock.now().timestamp() + self.lease_s
         tokens = [r.job.claim.token for r in runs]
-        held = self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
+        try:
+            held = self.service.store.renew_leases(self.owner, tokens, int(until * 1000))
+        except StoreUnavailable as exc:  # try again at the next third of the lease
+            log.warning("cannot renew leases", error=exc.message)
+            return
         for run in runs:
             if run.job.claim.token not in held:
                 run.cancelled.set()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from segue.errors import MigrationRequired
 
@@ -28,14 +29,19 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision in this code's history."""
+    return {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None: empty database)."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision.
+def upgrade(engine: Engine, *, lock: Callable[[Connection], None] | None = None) -> None:
+    """Bring the schema to the newest revision (``lock`` queues concurrent migrators).
 
     Raises:
         MigrationRequired: the database is at a revision this code does not know
@@ -55,5 +61,7 @@ def upgrade(engine: Engine) -> None:
     # The write lock serialises processes that open a new database at the same moment;
     # the later ones find the schema at head and change nothing.
     with engine.connect().execution_options(segue_write=True) as conn, conn.begin():
+        if lock is not None:
+            lock(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,7 +1,7 @@
 """The one SQL implementation of the store contract (SQLAlchemy Core).
 
-Dialect modules (:mod:`segue.store.sqlite`, later PostgreSQL) only build the
-engine and supply :class:`Dialect` hooks; no query here branches on the backend.
+Dialect modules (:mod:`segue.store.sqlite`, :mod:`segue.store.postgres`) only build
+the engine and supply :class:`Dialect` hooks; no query here branches on the backend.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from segue.core.task import Event, TaskState
@@ -26,6 +27,7 @@ from segue.errors import (
     EngineError,
     InvalidCommand,
     PipelineNotFound,
+    StoreBusy,
     StoreUnavailable,
     TaskNotFound,
     UserError,
@@ -61,6 +63,22 @@ class Dialect:
     serialize_writes: bool = False
     """Queue this process's writers on a lock before they begin (SQLite has one writer at a
     time, and its busy handler sleeps and polls, which starves some writers for a second)."""
+    transient: Callable[[BaseException, bool], bool] | None = None
+    """``(driver error, committing)``: whether the transaction surely wrote nothing, so the
+    service may run it again (raised as :class:`StoreBusy`)."""
+    disconnected: Callable[[BaseException], bool] | None = None
+    """Whether a driver error means the connection was lost: the pool is then renewed (after
+    a server restart every idle connection in it is dead)."""
+    notify_sql: str | None = None
+    """Run before the commit of a transaction that queued runs (wakes other processes)."""
+    limit_lock_sql: str | None = None
+    """Run (with ``key``) before counting live runs for a concurrency limit, so that two
+    claiming transactions cannot both slip under it (SQLite holds its write lock anyway)."""
+    limit_key: Callable[[str, str | None], int] | None = None
+    """The lock key of ``(pipeline, step)`` for :attr:`limit_lock_sql`."""
+    listen: Callable[[Callable[[], object]], Any] | None = None
+    """Start calling a callback on other processes' commits; returns an object with
+    ``close()`` (None: this backend only polls)."""
 
 
 STATE_CACHE_SIZE = 4096
@@ -115,20 +133,25 @@ class SqlStore:
         self._state_cache: dict[str, TaskState] = {}
         """Committed states by task id; used only while the row's revision still matches."""
         self._driver_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        self._listeners: list[Any] = []
+        self.unsafe: list[str] = []
+        """Why durability is off, when the store was opened with ``allow_unsafe``."""
 
     # -- transactions -----------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         """One atomic unit of work (driver errors become :class:`StoreUnavailable`)."""
+        phase = _Phase()
         if not self.dialect.serialize_writes:
             with (
-                self._translate(),
+                self._translate(phase),
                 self.engine.connect().execution_options(segue_write=True) as conn,
             ):
                 with conn.begin():
                     tx = SqlTx(conn, self)
                     yield tx
+                    self._before_commit(tx, phase)
                 self._remember_states(tx.written)
             return
         # One writer at a time on one connection; queued writers share a commit.
@@ -142,6 +165,17 @@ class SqlStore:
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
+    def _before_commit(self, tx: SqlTx, phase: _Phase) -> None:
+        if tx.unclaimed and self.dialect.notify_sql is not None:
+            tx.cursor.execute(self.dialect.notify_sql)
+        phase.committing = True
+
+    def subscribe(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` when another process commits new work (where the backend can
+        tell; otherwise workers find it by polling)."""  # noqa: D205,D209
+        if self.dialect.listen is not None:
+            self._listeners.append(self.dialect.listen(callback))
+
     def _remember_states(self, written: Mapping[str, TaskState]) -> None:
         """After a commit: keep the states it wrote, so the next lock of the same task,
         at the same revision, needs no JSON parse."""  # noqa: D205,D209
@@ -152,19 +186,36 @@ class SqlStore:
         cache.update(written)
 
     @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def _translate(self, phase: _Phase | None = None) -> Iterator[None]:
         try:
             yield
         except EngineError:
             raise
         except (OperationalError, IntegrityError, DBAPIError) as exc:
-            raise StoreUnavailable(
-                f"The database refused the operation: {str(exc.orig).strip() or exc}."
+            self._refuse(exc, str(exc.orig).strip() or str(exc), phase)
+        except PoolTimeout as exc:
+            raise StoreBusy(
+                "Every database connection of this process is busy; try again shortly."
             ) from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"The database refused the operation: {exc}.") from exc
         except Exception as exc:
             if isinstance(exc, self._driver_error):  # raised on the DBAPI cursor directly
-                raise StoreUnavailable(f"The database refused the operation: {exc}.") from exc
+                self._refuse(exc, str(exc).strip(), phase)
             raise
+
+    def _refuse(self, exc: Exception, text: str, phase: _Phase | None) -> None:
+        """Raise the engine error for a driver error: StoreBusy when a retry is safe."""
+        disconnected = self.dialect.disconnected
+        if disconnected is not None and disconnected(exc):
+            self.engine.dispose()  # connections checked out now are dropped when returned
+        transient = self.dialect.transient
+        if transient is not None and transient(exc, phase is not None and phase.committing):
+            raise StoreBusy(
+                f"The database could not finish the operation ({text}); nothing was "
+                "written, try again."
+            ) from exc
+        raise StoreUnavailable(f"The database refused the operation: {text}.") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -200,15 +251,21 @@ class SqlStore:
                     pipeline=record.name,
                     version=record.version,
                 )
-            tx.conn.execute(
-                sa.insert(t.pipelines).values(
-                    name=record.name,
-                    version=record.version,
-                    content_hash=record.content_hash,
-                    source=record.source,
-                    created_at=record.created_at,
+            try:
+                tx.conn.execute(
+                    sa.insert(t.pipelines).values(
+                        name=record.name,
+                        version=record.version,
+                        content_hash=record.content_hash,
+                        source=record.source,
+                        created_at=record.created_at,
+                    )
                 )
-            )
+            except IntegrityError as exc:  # another node registered it meanwhile: look again
+                raise StoreBusy(
+                    f"Pipeline {record.name} version {record.version} was registered at the "
+                    "same moment by another process; try again."
+                ) from exc
             return True
 
     def get_pipeline(self, name: str, version: int | None = None) -> PipelineRecord:
@@ -369,10 +426,23 @@ class SqlStore:
 
     def close(self) -> None:
         """Close the writer's connection and dispose of the pool."""
+        for listener in self._listeners:
+            listener.close()
+        self._listeners.clear()
         self._group.close()
         if self._checkpointer is not None:
             self._checkpointer.close()
         self.engine.dispose()
+
+
+class _Phase:
+    """Where a transaction is: ``committing`` once its body has run (an error after
+    that may have committed)."""  # noqa: D205,D209
+
+    __slots__ = ("committing",)
+
+    def __init__(self) -> None:
+        self.committing = False
 
 
 class SqlTx:
@@ -389,6 +459,9 @@ class SqlTx:
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._states: dict[str, TaskState] = {}
         """States written in this transaction: a second look at the same task needs no read."""
+        self.unclaimed: set[tuple[str, str, int]] = set()
+        """Runs this transaction made claimable and did not claim itself: other processes are
+        told at commit (a worker that reports and claims in one go takes its own)."""
 
     def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         self.cursor.execute(prepared.sql, prepared.args(params))
@@ -471,6 +544,7 @@ class SqlTx:
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
     ) -> None:
         """Insert a claimable run."""
+        self.unclaimed.add((task_id, step, attempt))
         self._run(
             self.sql.insert_run,
             {
@@ -495,6 +569,7 @@ class SqlTx:
             rows = self._run(self.sql.claim_task, params).fetchall()
         claims = []
         for task_id, step, attempt, key in rows:
+            self.unclaimed.discard((task_id, step, attempt))
             token = secrets.token_hex(16)
             self._run(
                 self.sql.take_run,
@@ -517,6 +592,9 @@ class SqlTx:
 
     def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:
         """Live runs of one step (or of any step) of one pipeline, across every task and worker."""
+        dialect = self.store.dialect
+        if dialect.limit_lock_sql is not None and dialect.limit_key is not None:
+            self.cursor.execute(dialect.limit_lock_sql, {"key": dialect.limit_key(pipeline, step)})
         runs, tasks = t.step_runs, t.tasks
         query = (
             sa.select(sa.func.count())
@@ -533,6 +611,7 @@ class SqlTx:
 
     def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
         """Give a claimed run back to the queue (a concurrency limit was reached)."""
+        self.unclaimed.add((claim.task_id, claim.step, claim.attempt))
         runs = t.step_runs
         self.conn.execute(
             sa.update(runs)

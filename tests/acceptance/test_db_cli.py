@@ -1,0 +1,116 @@
+"""`segue db`: the schema revision, upgrades, and an online backup that restores and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from segue import Segue
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+BIG = "x" * (70 * 1024)  # over the inline limit: stored as a blob
+PIPELINE = f"""
+pipeline: backed_up
+version: 1
+steps:
+  - id: draft
+    type: auto
+    depends_on: []
+    run: segue.builtins:passthrough
+    with: {{text: "{BIG}"}}
+  - id: confirm
+    type: wait_user
+    input_schema: {{type: object}}
+  - {{id: publish, type: auto, run: "segue.builtins:passthrough"}}
+"""
+
+
+def segue(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "segue", *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_backup_taken_while_tasks_run_restores_and_resumes(tmp_path: Path) -> None:
+    """Backed up while another thread keeps starting tasks, the copy opens on its own, with its
+    blobs, and its waiting and queued tasks go on to the end."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with Segue(url) as engine:
+        engine.register(PIPELINE)
+        waiting = engine.start("backed_up")["id"]
+        queued = engine.start("backed_up", run=False)["id"]
+        stop = threading.Event()
+
+        def keep_writing() -> None:
+            while not stop.is_set():
+                engine.start("backed_up", run=False)
+
+        writer = threading.Thread(target=keep_writing)
+        writer.start()
+        try:
+            result = segue("--database-url", url, "db", "backup", "copy.db", "--json", cwd=tmp_path)
+        finally:
+            stop.set()
+            writer.join()
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["blob_files"] >= 1
+    assert (tmp_path / report["blobs"]) == tmp_path / "copy.db-blobs"
+    with Segue(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
+        assert copy.get(waiting)["status"] == "WAITING_USER"
+        assert copy.artifacts(waiting)["draft"]["params"] == {"text": BIG}  # the blob came along
+        assert copy.advance(waiting, "confirm", {"ok": True})["status"] == "COMPLETED"
+        assert copy.drive(queued)["status"] == "WAITING_USER"
+        assert copy.advance(queued, "confirm", {})["status"] == "COMPLETED"
+    again = segue("--database-url", url, "db", "backup", "copy.db", cwd=tmp_path)
+    assert again.returncode == 3
+    assert "exists already" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_db_current_and_upgrade_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    """An empty schema says so, is upgraded once, and is then current; backup points to pg_dump."""
+    before = segue("db", "current", "--database-url", pg_url, "--json", cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["state"] == "empty"
+    up = segue("db", "upgrade", "--database-url", pg_url, cwd=tmp_path)
+    assert up.returncode == 0 and "upgraded from (empty)" in up.stdout
+    assert (
+        "already up to date"
+        in segue("db", "upgrade", "--database-url", pg_url, cwd=tmp_path).stdout
+    )
+    after = segue("db", "current", "--database-url", pg_url, "--json", cwd=tmp_path)
+    assert json.loads(after.stdout)["state"] == "current"
+    dump = segue("db", "backup", "x.db", "--database-url", pg_url, cwd=tmp_path)
+    assert dump.returncode == 3 and "pg_dump" in dump.stderr
+    assert "Traceback" not in dump.stderr
+
+
+def test_serve_refuses_unsafe_sqlite_in_one_sentence(tmp_path: Path) -> None:
+    """synchronous=NORMAL is below the documented default: refused unless --allow-unsafe."""
+    env_url = f"sqlite:///{tmp_path / 'n.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "segue", "serve", "--database-url", env_url, "--port", "0"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(REPO), "SEGUE_SQLITE_SYNCHRONOUS": "NORMAL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "synchronous is NORMAL" in result.stderr and "--allow-unsafe" in result.stderr
+    assert "Traceback" not in result.stderr
