@@ -301,13 +301,17 @@ class EngineBench:
         self.last_id = str(view["id"])
         return int(view["revision"])
 
-    def ids_with_status(self, status: str, among: set[str]) -> list[str]:
-        """The client's cheap poll: ids only (a remote client would get them from the API)."""
+    def statuses(self, ids: set[str]) -> dict[str, str]:
+        """The client's cheap poll: the status of its own open tasks, one query (a remote
+        client would ask the API)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
         with self.segue.store.engine.connect() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT id FROM segue_tasks WHERE status = ? ORDER BY id DESC LIMIT 500", (status,)
+                f"SELECT id, status FROM segue_tasks WHERE id IN ({marks})", tuple(ids)
             ).all()
-        return [row[0] for row in rows if row[0] in among]
+        return {row[0]: row[1] for row in rows}
 
     def run_inflight(self, tasks: int) -> int:
         """``tasks`` tasks, up to ``self.inflight`` at once: a worker thread runs the auto
@@ -363,11 +367,12 @@ class EngineBench:
                     started += 1
                 changed.wait(poll_s)
                 changed.clear()
-                for task_id in self.ids_with_status("WAITING_USER", open_ids):
-                    service.advance(task_id, WAIT_STEP, USER_INPUT)
-                for task_id in self.ids_with_status("COMPLETED", open_ids):
-                    open_ids.discard(task_id)
-                    self.last_id = task_id
+                for task_id, status in self.statuses(open_ids).items():
+                    if status == "WAITING_USER":
+                        service.advance(task_id, WAIT_STEP, USER_INPUT)
+                    elif status == "COMPLETED":
+                        open_ids.discard(task_id)
+                        self.last_id = task_id
         finally:
             service.off_change(changed.set)
 

@@ -130,11 +130,19 @@ def authed(engine: Segue) -> Iterator[Callable[[str | None], httpx.Client]]:
             c.close()
 
 
-def wait_status(client: httpx.Client, task_id: str, wanted: str, timeout: float = 15) -> dict:
+def wait_status(
+    client: httpx.Client,
+    task_id: str,
+    wanted: str,
+    timeout: float = 15,
+    *,
+    after_revision: int = -1,
+) -> dict:
+    """Poll until the task has ``wanted`` status, at a revision past ``after_revision``."""
     deadline = time.monotonic() + timeout
     while True:
         view = client.get(f"/tasks/{task_id}").json()
-        if view["status"] == wanted:
+        if view["status"] == wanted and view["revision"] > after_revision:
             return view
         assert time.monotonic() < deadline, f"task is {view['status']}, not {wanted}"
         time.sleep(0.02)

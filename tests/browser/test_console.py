@@ -115,8 +115,11 @@ def test_a_409_from_a_second_client_keeps_what_was_typed(page: Page, api) -> Non
     expect(title).to_have_value("我的标题")
     shot(page, "07-conflict-recovery")
 
+    # The other answer may have completed the task already: wait for the rerun's end.
+    answered = api.get(f"/tasks/{view['id']}").json()["revision"]
     conflict.get_by_role("button", name="Rerun the step with my input").click()
     page.get_by_role("dialog").get_by_role("button", name="Rerun with my input").click()
+    wait_status(api, view["id"], "COMPLETED", timeout=60, after_revision=answered)
     expect(page.locator("h1 .badge")).to_have_text("completed", timeout=60_000)
     answer = api.get(f"/tasks/{view['id']}/artifacts/directory_confirm").json()
     assert answer["directory"][0]["title"] == "我的标题"

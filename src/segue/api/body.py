@@ -40,11 +40,17 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     return b"".join(chunks)
 
 
+def size_text(size: int) -> str:
+    """``64 MiB`` for a whole number of MiB, else ``1500 bytes``."""
+    mib = 1024 * 1024
+    return f"{size // mib} MiB" if size >= mib and size % mib == 0 else f"{size} bytes"
+
+
 def _too_large(limits: Limits) -> ApiProblem:
     return ApiProblem(
         413,
         "body_too_large",
-        f"The request body is over the limit of {limits.max_body_bytes} bytes.",
+        f"The request body is over the limit of {size_text(limits.max_body_bytes)}.",
         limit=limits.max_body_bytes,
     )
 

@@ -567,11 +567,15 @@ def serve(
         except VersionConflict as exc:  # the database has its own doc_ingest v1: keep it
             err.print(f"[yellow]built-in {name} not registered[/yellow]: {lit(exc.message)}")
             continue
-        err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
+        err.print(
+            f"{'registered' if created else 'already registered'}: {spec.name} v{spec.version}"
+        )
     paths: list[str | Path] = [*settings.pipelines, *(pipelines or [])]
     for path in paths:
         for spec, created in engine.service.register_path(path):
-            err.print(f"{'registered' if created else 'known'}: {spec.name} v{spec.version}")
+            err.print(
+                f"{'registered' if created else 'already registered'}: {spec.name} v{spec.version}"
+            )
     if not tokens.enabled:
         err.print(
             f"[yellow]no tokens configured: open to anyone who can reach {host}[/yellow] "
