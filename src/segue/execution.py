@@ -60,6 +60,7 @@ class Execution(ServiceCore):
         """
         prepared = [self._prepare(outcome) for outcome in outcomes]
         with self.store.transaction() as tx:
+            tx.lock_tasks([outcome.job.claim.task_id for outcome, _ in prepared])
             recorded = [self._record(tx, outcome, artifact) for outcome, artifact in prepared]
             jobs = self._claim(tx, owner, claim, lease_s, task_id) if claim else []
         if any(recorded):

@@ -124,6 +124,10 @@ class Tx(Protocol):
     def latest_version(self, name: str) -> int | None:
         """The highest registered version of ``name`` (None when there is none)."""
 
+    def lock_tasks(self, task_ids: Sequence[str]) -> None:
+        """Lock several tasks at once, ahead of :meth:`lock_task` on each (an optimisation:
+        one round trip, and a fixed order)."""  # noqa: D205,D209
+
     def lock_task(self, task_id: str) -> TaskState:
         """Read a task's state, locked against other writers until commit.
 

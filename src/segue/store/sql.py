@@ -459,6 +459,8 @@ class SqlTx:
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._states: dict[str, TaskState] = {}
         """States written in this transaction: a second look at the same task needs no read."""
+        self._locked: dict[str, tuple[str, int]] = {}
+        """Rows :meth:`lock_tasks` read (and locked): ``(state JSON, revision)`` by task."""
         self.unclaimed: set[tuple[str, str, int]] = set()
         """Runs this transaction made claimable and did not claim itself: other processes are
         told at commit (a worker that reports and claims in one go takes its own)."""
@@ -473,11 +475,25 @@ class SqlTx:
         self._append(state.id, events)
         self._states[state.id] = state
 
+    def lock_tasks(self, task_ids: Sequence[str]) -> None:
+        """Lock several tasks' rows with one statement, in id order, ahead of
+        :meth:`lock_task` (one round trip for a whole batch; and transactions that lock
+        overlapping batches this way take the locks in the same order)."""  # noqa: D205,D209
+        ids = sorted({i for i in task_ids if i not in self._states and i not in self._locked})
+        for chunk in iter_chunks(ids, 256):
+            size = 1 << (len(chunk) - 1).bit_length()  # a few statement shapes, not one per size
+            padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
+            params = {f"i{k}": value for k, value in enumerate(padded)}
+            for task_id, state, revision in self._run(self.sql.lock_tasks(size), params):
+                self._locked[task_id] = (state, revision)
+
     def lock_task(self, task_id: str) -> TaskState:
         """Read the state row, locked until commit."""
         if task_id in self._states:
             return self._states[task_id]
-        row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
+        row = self._locked.get(task_id)
+        if row is None:
+            row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
         cached = self._pending.get(task_id) or self.store._state_cache.get(task_id)
@@ -570,24 +586,35 @@ class SqlTx:
         claims = []
         for task_id, step, attempt, key in rows:
             self.unclaimed.discard((task_id, step, attempt))
-            token = secrets.token_hex(16)
-            self._run(
-                self.sql.take_run,
-                {
-                    "b_task": task_id,
-                    "b_step": step,
-                    "b_attempt": attempt,
-                    "owner": owner,
-                    "token": token,
-                    "expires": now_ms + lease_ms,
-                    "now": now_ms,
-                },
-            )
             claims.append(
                 RunClaim(
-                    task_id=task_id, step=step, attempt=attempt, token=token, idempotency_key=key
+                    task_id=task_id,
+                    step=step,
+                    attempt=attempt,
+                    token=secrets.token_hex(16),
+                    idempotency_key=key,
                 )
             )
+        if claims:  # one batch of updates (one round trip where the driver pipelines)
+            take = self.sql.take_run
+            self.cursor.executemany(
+                take.sql,
+                [
+                    take.args(
+                        {
+                            "b_task": c.task_id,
+                            "b_step": c.step,
+                            "b_attempt": c.attempt,
+                            "owner": owner,
+                            "token": c.token,
+                            "expires": now_ms + lease_ms,
+                            "now": now_ms,
+                        }
+                    )
+                    for c in claims
+                ],
+            )
+            self.lock_tasks([c.task_id for c in claims])
         return claims
 
     def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:

@@ -141,6 +141,8 @@ class Statements:
         )
         self.insert_artifact = p(sa.insert(t.artifacts), ARTIFACT_COLUMNS)
         self._outputs: dict[int, Prepared] = {}
+        self._lock_tasks: dict[int, Prepared] = {}
+        self._lock_rows = lock_rows
         for prepared in vars(self).values():
             if isinstance(prepared, Prepared) and "POSTCOMPILE" in prepared.sql:
                 raise AssertionError(f"an expanding parameter cannot be prepared: {prepared.sql}")
@@ -157,6 +159,20 @@ class Statements:
                 )
             )
         return self._outputs[count]
+
+    def lock_tasks(self, count: int) -> Prepared:
+        """State rows of ``count`` tasks (parameters i0, i1, …), locked in id order."""
+        if count not in self._lock_tasks:
+            tasks = t.tasks.c
+            query = (
+                sa.select(tasks.id, tasks.state, tasks.revision)
+                .where(tasks.id.in_([b(f"i{i}") for i in range(count)]))
+                .order_by(tasks.id)
+            )
+            self._lock_tasks[count] = self._prepare(
+                query.with_for_update() if self._lock_rows else query
+            )
+        return self._lock_tasks[count]
 
     def _prepare(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> Prepared:
         return Prepared(statement, self._dialect, keys)
