@@ -363,14 +363,15 @@ class ServiceCore:
             TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting, InputInvalid,
             RevisionMismatch, IdempotencyConflict, ArtifactTooLarge. Nothing is written then.
         """
-        why = not_json(value)
-        if why is not None:
+        try:  # encoding it is also the check that it is JSON at all
+            artifact = self._encode(step, value, what="input")
+        except (TypeError, ValueError, RecursionError) as exc:
+            why = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise InputInvalid(
                 f"The input for step '{step}' is not valid JSON: {why}.",
                 [Violation("", f"not JSON: {why}")],
                 step=step,
-            )
-        artifact = self._encode(step, value, what="input")
+            ) from None
         with self.store.transaction() as tx:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:
