@@ -104,3 +104,21 @@ steps:
     assert "cannot be read as CEL values" in str(waiting.data["prefill_error"])
     done = engine.advance(view["id"], "ask", {"m": -huge})
     assert done["status"] == "COMPLETED" and engine.artifacts(view["id"])["ask"] == {"m": -huge}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql//segue:s3cretPW@db/segue",  # the scheme's colon missing
+        "postgresql://segue:p@ss:s3cretPW@db:5432/segue",  # an unescaped @ in the password
+        "postgresql://segue:s3cretPW@db:notaport/segue",
+        "postgresql://segue:s3cretPW@[::1/segue",
+        "postgresql://segue@127.0.0.1:1/segue?password=s3cretPW",
+    ],
+)
+def test_a_bad_database_url_is_an_operator_error_that_hides_the_password(url: str) -> None:
+    """A malformed URL is one sentence (exit code 3), never an unexpected error, and no part
+    of the password is printed back, wherever in the URL it was."""
+    with pytest.raises(OperatorError) as caught:
+        Segue(url).close()
+    assert "s3cretPW" not in str(caught.value)
