@@ -122,3 +122,16 @@ def test_a_bad_database_url_is_an_operator_error_that_hides_the_password(url: st
     with pytest.raises(OperatorError) as caught:
         Segue(url).close()
     assert "s3cretPW" not in str(caught.value)
+
+
+def test_backing_up_or_reading_a_database_that_is_not_there_is_refused(tmp_path) -> None:
+    """A typo in a SQLite path is an error, not a new empty database (and its backup)."""
+    from segue.database import backup, schema_status
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    with pytest.raises(OperatorError, match="no database at"):
+        backup(f"sqlite:///{folder / 'typo.db'}", folder / "copy.db")
+    with pytest.raises(OperatorError, match="no database at"):
+        schema_status(f"sqlite:///{folder / 'typo.db'}")
+    assert list(folder.iterdir()) == []
