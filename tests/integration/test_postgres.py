@@ -271,3 +271,28 @@ def test_the_pool_size_comes_from_the_settings(pg_url: str, tmp_path: Path) -> N
         pool = engine.store.engine.pool  # type: ignore[attr-defined]
         assert pool.size() == 3
         assert pool._max_overflow == 1
+
+
+def test_readyz_after_the_server_dropped_the_pool_says_ready(pg_url: str, tmp_path: Path) -> None:
+    """A dead pooled connection is not a database that does not answer: the probe of a load
+    balancer stays 200 (it took a node out of rotation, with SQL text in its detail)."""
+    import httpx
+
+    from tests.api.conftest import serve
+
+    name = f"segue_test_{secrets.token_hex(4)}"
+    url = make_url(pg_url).update_query_dict({"application_name": name})
+    with (
+        Segue(url.render_as_string(hide_password=False), blob_dir=tmp_path) as engine,
+        serve(engine, workers=0) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        assert client.get("/readyz").status_code == 200
+        with psycopg.connect(libpq(pg_url), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            )
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
