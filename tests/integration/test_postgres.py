@@ -24,6 +24,7 @@ from segue.core import replay
 from segue.core.task import EventType
 from segue.errors import MigrationRequired, StepNotWaiting, TaskFinished, UnsafeDurability
 from segue.runtime.worker import Worker
+from segue.service import Idempotency
 from segue.store import open_store
 from segue.store.postgres import transient
 
@@ -177,6 +178,34 @@ def test_two_nodes_answering_the_same_wait_step_end_in_one_outcome(
         events = a.events(task)
         assert [e.type for e in events].count(EventType.INPUT_SUBMITTED) == 1
         assert replay(events).to_json() == a.service.get(task).to_json()
+
+
+def test_one_idempotency_key_racing_through_two_nodes_gets_the_first_outcome_twice(
+    two_nodes: tuple[Segue, Segue],
+) -> None:
+    """A client resending a request with the same Idempotency-Key to another node while the
+    first is still running gets the first outcome, not a 503 about a duplicate key (start) or
+    a 409 about its own answer (advance); one task, one input."""
+    a, b = two_nodes
+    for i in range(8):
+        start = Idempotency("alice:start", f"start-{i}", "same")
+        started = race(
+            lambda k=start: a.service.start("waits", {}, idempotency=k),
+            lambda k=start: b.service.start("waits", {}, idempotency=k),
+        )
+        assert not [r for r in started if isinstance(r, Exception)], started
+        ids = {r["id"] for r in started}  # type: ignore[index]
+        assert len(ids) == 1
+        (task,) = ids
+        a.drive(task)
+        answer = Idempotency("alice:advance", f"advance-{i}", "same")
+        answered = race(
+            lambda t=task, k=answer: a.service.advance(t, "confirm", {}, idempotency=k),
+            lambda t=task, k=answer: b.service.advance(t, "confirm", {}, idempotency=k),
+        )
+        assert answered[0] == answered[1], answered
+        events = [e.type for e in a.events(task)]
+        assert events.count(EventType.INPUT_SUBMITTED) == 1
 
 
 def test_a_completion_racing_a_cancel_ends_in_one_outcome(
