@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from segue.errors import MigrationRequired, OperatorError, StoreUnavailable
 from segue.store import default_blob_dir, open_engine
 from segue.store.migrate import current_revision, head_revision, known_revisions, upgrade
@@ -20,6 +23,7 @@ def schema_status(url: str) -> dict[str, Any]:
     Raises:
         StoreUnavailable: the database does not answer.
     """  # noqa: D205
+    _refuse_a_missing_file(url)
     backend = open_engine(url)
     try:
         current = _revision(backend.engine, url)
@@ -67,8 +71,10 @@ def backup(url: str, path: str | os.PathLike[str], blob_dir: str | None = None) 
     the copy names is there. Open the copy as ``sqlite:///<path>``.
 
     Raises:
-        OperatorError: not a SQLite file database, or ``path`` exists already.
+        OperatorError: not a SQLite file database, there is none at its path, or ``path``
+            exists already.
     """
+    _refuse_a_missing_file(url)
     backend = open_engine(url)
     try:
         if backend.engine.dialect.name != "sqlite" or backend.engine.url.database in (
@@ -101,6 +107,17 @@ def backup(url: str, path: str | os.PathLike[str], blob_dir: str | None = None) 
         return {"path": str(target), "blobs": str(blobs_target), "blob_files": copied}
     finally:
         backend.engine.dispose()
+
+
+def _refuse_a_missing_file(url: str) -> None:
+    """A read of a SQLite file that is not there would create an empty one (a typo "works")."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return  # opening it says why
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).exists():
+        raise OperatorError(f"There is no database at {path}; check --database-url.")
 
 
 def _revision(engine: Any, url: str) -> str | None:

@@ -104,3 +104,34 @@ steps:
     assert "cannot be read as CEL values" in str(waiting.data["prefill_error"])
     done = engine.advance(view["id"], "ask", {"m": -huge})
     assert done["status"] == "COMPLETED" and engine.artifacts(view["id"])["ask"] == {"m": -huge}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql//segue:s3cretPW@db/segue",  # the scheme's colon missing
+        "postgresql://segue:p@ss:s3cretPW@db:5432/segue",  # an unescaped @ in the password
+        "postgresql://segue:s3cretPW@db:notaport/segue",
+        "postgresql://segue:s3cretPW@[::1/segue",
+        "postgresql://segue@127.0.0.1:1/segue?password=s3cretPW",
+    ],
+)
+def test_a_bad_database_url_is_an_operator_error_that_hides_the_password(url: str) -> None:
+    """A malformed URL is one sentence (exit code 3), never an unexpected error, and no part
+    of the password is printed back, wherever in the URL it was."""
+    with pytest.raises(OperatorError) as caught:
+        Segue(url).close()
+    assert "s3cretPW" not in str(caught.value)
+
+
+def test_backing_up_or_reading_a_database_that_is_not_there_is_refused(tmp_path) -> None:
+    """A typo in a SQLite path is an error, not a new empty database (and its backup)."""
+    from segue.database import backup, schema_status
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    with pytest.raises(OperatorError, match="no database at"):
+        backup(f"sqlite:///{folder / 'typo.db'}", folder / "copy.db")
+    with pytest.raises(OperatorError, match="no database at"):
+        schema_status(f"sqlite:///{folder / 'typo.db'}")
+    assert list(folder.iterdir()) == []

@@ -24,6 +24,7 @@ from segue.core import replay
 from segue.core.task import EventType
 from segue.errors import MigrationRequired, StepNotWaiting, TaskFinished, UnsafeDurability
 from segue.runtime.worker import Worker
+from segue.service import Idempotency
 from segue.store import open_store
 from segue.store.postgres import transient
 
@@ -179,6 +180,34 @@ def test_two_nodes_answering_the_same_wait_step_end_in_one_outcome(
         assert replay(events).to_json() == a.service.get(task).to_json()
 
 
+def test_one_idempotency_key_racing_through_two_nodes_gets_the_first_outcome_twice(
+    two_nodes: tuple[Segue, Segue],
+) -> None:
+    """A client resending a request with the same Idempotency-Key to another node while the
+    first is still running gets the first outcome, not a 503 about a duplicate key (start) or
+    a 409 about its own answer (advance); one task, one input."""
+    a, b = two_nodes
+    for i in range(8):
+        start = Idempotency("alice:start", f"start-{i}", "same")
+        started = race(
+            lambda k=start: a.service.start("waits", {}, idempotency=k),
+            lambda k=start: b.service.start("waits", {}, idempotency=k),
+        )
+        assert not [r for r in started if isinstance(r, Exception)], started
+        ids = {r["id"] for r in started}  # type: ignore[index]
+        assert len(ids) == 1
+        (task,) = ids
+        a.drive(task)
+        answer = Idempotency("alice:advance", f"advance-{i}", "same")
+        answered = race(
+            lambda t=task, k=answer: a.service.advance(t, "confirm", {}, idempotency=k),
+            lambda t=task, k=answer: b.service.advance(t, "confirm", {}, idempotency=k),
+        )
+        assert answered[0] == answered[1], answered
+        events = [e.type for e in a.events(task)]
+        assert events.count(EventType.INPUT_SUBMITTED) == 1
+
+
 def test_a_completion_racing_a_cancel_ends_in_one_outcome(
     two_nodes: tuple[Segue, Segue],
 ) -> None:
@@ -271,3 +300,28 @@ def test_the_pool_size_comes_from_the_settings(pg_url: str, tmp_path: Path) -> N
         pool = engine.store.engine.pool  # type: ignore[attr-defined]
         assert pool.size() == 3
         assert pool._max_overflow == 1
+
+
+def test_readyz_after_the_server_dropped_the_pool_says_ready(pg_url: str, tmp_path: Path) -> None:
+    """A dead pooled connection is not a database that does not answer: the probe of a load
+    balancer stays 200 (it took a node out of rotation, with SQL text in its detail)."""
+    import httpx
+
+    from tests.api.conftest import serve
+
+    name = f"segue_test_{secrets.token_hex(4)}"
+    url = make_url(pg_url).update_query_dict({"application_name": name})
+    with (
+        Segue(url.render_as_string(hide_password=False), blob_dir=tmp_path) as engine,
+        serve(engine, workers=0) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        assert client.get("/readyz").status_code == 200
+        with psycopg.connect(libpq(pg_url), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s",
+                (name,),
+            )
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text

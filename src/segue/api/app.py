@@ -93,12 +93,18 @@ def create_app(
     async def readyz(request: Request) -> JSONResponse:
         """The database answers and its schema is the one this code knows."""
         store = api_of(request).service.store
-        try:
-            current = await run_in_threadpool(current_revision, store.engine)  # type: ignore[attr-defined]
-        except Exception as exc:
-            response = problems.problem(503, "not_ready", f"The database does not answer: {exc}")
-            response.headers["Retry-After"] = str(problems.RETRY_AFTER_S)
-            return response
+        for attempt in (1, 2):  # a read is safe to repeat: the first may meet a dropped connection
+            try:
+                current = await run_in_threadpool(current_revision, store.engine)  # type: ignore[attr-defined]
+                break
+            except Exception as exc:
+                if attempt == 2:
+                    why = str(getattr(exc, "orig", None) or exc).strip()  # not the SQL text
+                    response = problems.problem(
+                        503, "not_ready", f"The database does not answer: {why}"
+                    )
+                    response.headers["Retry-After"] = str(problems.RETRY_AFTER_S)
+                    return response
         if current != head_revision():
             return problems.problem(
                 503,

@@ -87,7 +87,7 @@ def sqlite_path(url: str) -> str | None:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # not a URL: opening it says why
         return None
     if parsed.get_backend_name() != "sqlite":
         return None

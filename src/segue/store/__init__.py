@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,9 +124,11 @@ def open_engine(
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise OperatorError(
-            f"'{url}' is not a database URL (try sqlite:///segue.db or postgresql://host/db)."
+            f"'{shown(url)}' is not a database URL (try sqlite:///segue.db or "
+            "postgresql://user:password@host:5432/db; a password's @, : and / are written "
+            "%40, %3A and %2F)."
         ) from exc
     backend = parsed.get_backend_name()
     if backend == "postgresql":
@@ -214,8 +217,14 @@ def check_durability(backend: Backend, *, allow_unsafe: bool) -> list[str]:
 
 
 def shown(url: str) -> str:
-    """A URL fit for a message: the password hidden."""
+    """A URL fit for a message: the password hidden, in the user part or the query.
+
+    In a URL that does not parse, everything between the scheme and the last ``@`` is hidden.
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+        text = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        head, at, host = url.rpartition("@")
+        scheme = re.match(r"[A-Za-z][\w+.-]*:?/*", head) if at else None
+        text = f"{scheme.group() if scheme else ''}***@{host}" if at else url
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", text)

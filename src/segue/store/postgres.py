@@ -145,6 +145,11 @@ MIGRATION_LOCK_KEY = 0x5E6E0001
 """The advisory lock that queues processes migrating the same database at once."""
 
 
+IDEMPOTENCY_LOCK_CLASS = 0x5E6E0002
+"""The first half of the two-part advisory locks that queue requests with one
+Idempotency-Key (the second is a hash of the key; single-key locks are another space)."""
+
+
 def migration_lock(conn: Connection) -> None:
     """Hold the migration lock until the migrating transaction ends."""
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
@@ -174,6 +179,8 @@ def dialect(engine: Engine) -> Dialect:
         notify_sql=f"SELECT pg_notify('{name}', '')",
         limit_lock_sql="SELECT pg_advisory_xact_lock(%(key)s)",
         limit_key=limit_key,
+        idempotency_lock_sql=f"SELECT pg_advisory_xact_lock({IDEMPOTENCY_LOCK_CLASS}, "
+        "hashtext(%(key)s))",
         listen=lambda callback: Listener(engine, name, callback),
     )
 

@@ -76,6 +76,10 @@ class Dialect:
     claiming transactions cannot both slip under it (SQLite holds its write lock anyway)."""
     limit_key: Callable[[str, str | None], int] | None = None
     """The lock key of ``(pipeline, step)`` for :attr:`limit_lock_sql`."""
+    idempotency_lock_sql: str | None = None
+    """Run (with ``key``) before looking up an Idempotency-Key, so that a second request with
+    the same key waits for the first one's commit and replays it (SQLite holds its write lock
+    anyway)."""
     listen: Callable[[Callable[[], object]], Any] | None = None
     """Start calling a callback on other processes' commits; returns an object with
     ``close()`` (None: this backend only polls)."""
@@ -734,7 +738,14 @@ class SqlTx:
         return out
 
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
-        """The remembered (request hash, response) for a key."""
+        """The remembered (request hash, response) for a key.
+
+        On PostgreSQL a transaction still running with the same key is waited for first, so
+        the second of two racing requests sees the first one's response.
+        """
+        lock = self.store.dialect.idempotency_lock_sql
+        if lock is not None:
+            self.cursor.execute(lock, {"key": f"{scope}\n{key}"})
         row = self.conn.execute(
             sa.select(t.idempotency.c.request_hash, t.idempotency.c.response).where(
                 t.idempotency.c.scope == scope, t.idempotency.c.key == key
