@@ -100,6 +100,17 @@ OPTIONS = Options()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="SEGUE_DATABASE_URL",
+        show_envvar=True,
+        help="Database URL (default sqlite:///./segue.db).",
+    ),
+]
+"""``--database-url``: a global option, and an option of the commands that open a database."""
+
 
 def lit(value: object) -> str:
     """``value`` as literal text inside a rich markup string (``[/x]`` shows as is)."""

@@ -7,20 +7,10 @@ from typing import Annotated
 
 import typer
 
-from segue.cli.common import OPTIONS, JsonFlag, err, out, print_json
+from segue.cli.common import OPTIONS, DatabaseUrl, JsonFlag, err, out, print_json
 from segue.settings import Settings
 
 db_app = typer.Typer(no_args_is_help=True, help="The database: schema revision, upgrade, backup.")
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="SEGUE_DATABASE_URL",
-        show_envvar=True,
-        help="Database URL (default sqlite:///./segue.db).",
-    ),
-]
 
 
 def _url(database_url: str | None) -> str:
@@ -28,7 +18,7 @@ def _url(database_url: str | None) -> str:
 
 
 @db_app.command("current")
-def current(database_url: UrlOption = None, as_json: JsonFlag = False) -> None:
+def current(database_url: DatabaseUrl = None, as_json: JsonFlag = False) -> None:
     """Show the schema revision of the database, and whether this Segue can use it."""
     from segue.database import schema_status
 
@@ -50,7 +40,7 @@ def current(database_url: UrlOption = None, as_json: JsonFlag = False) -> None:
 
 
 @db_app.command("upgrade")
-def upgrade(database_url: UrlOption = None, as_json: JsonFlag = False) -> None:
+def upgrade(database_url: DatabaseUrl = None, as_json: JsonFlag = False) -> None:
     """Migrate the schema to this Segue's newest revision (safe to run from many nodes)."""
     from segue.database import upgrade_schema
 
@@ -69,7 +59,7 @@ def upgrade(database_url: UrlOption = None, as_json: JsonFlag = False) -> None:
 @db_app.command("backup")
 def backup(
     path: Annotated[Path, typer.Argument(help="The new file to write (must not exist).")],
-    database_url: UrlOption = None,
+    database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Write an online, consistent copy of a SQLite database (and its blobs) to PATH.

@@ -24,6 +24,7 @@ from segue.cli import render
 from segue.cli.common import (
     OPTIONS,
     TERMINATED,
+    DatabaseUrl,
     JsonFlag,
     again,
     drive_live,
@@ -87,15 +88,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="SEGUE_DATABASE_URL",
-            show_envvar=True,
-            help="Database URL (default sqlite:///./segue.db).",
-        ),
-    ] = None,
+    database_url: DatabaseUrl = None,
     blob_dir: Annotated[
         str | None,
         typer.Option(
@@ -520,15 +513,7 @@ def serve(
             "--built-ins/--no-built-ins", help="Register the shipped doc_ingest pipeline."
         ),
     ] = True,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="SEGUE_DATABASE_URL",
-            show_envvar=True,
-            help="Database URL (default sqlite:///./segue.db); also a global option.",
-        ),
-    ] = None,
+    database_url: DatabaseUrl = None,
     allow_unsafe: Annotated[
         bool,
         typer.Option(

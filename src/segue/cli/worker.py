@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from segue.app import Segue
-from segue.cli.common import OPTIONS, err, lit, plural
+from segue.cli.common import OPTIONS, DatabaseUrl, err, lit, plural
 from segue.runtime.worker import DEFAULT_BATCH, Worker, default_owner
 from segue.service import DEFAULT_LEASE_S
 from segue.settings import Settings
@@ -24,15 +24,7 @@ DEFAULT_WORKER_POLL_S = 1.0
 
 
 def worker(
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="SEGUE_DATABASE_URL",
-            show_envvar=True,
-            help="Database URL (default sqlite:///./segue.db).",
-        ),
-    ] = None,
+    database_url: DatabaseUrl = None,
     concurrency: Annotated[
         int, typer.Option(min=1, max=512, help="Handlers run at once (threads).")
     ] = 4,
