@@ -116,6 +116,27 @@ def test_serve_refuses_unsafe_sqlite_in_one_sentence(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_any_command_takes_the_global_allow_unsafe(tmp_path: Path) -> None:
+    """The refusal says "pass --allow-unsafe": every command takes it, before its name."""
+    definition = tmp_path / "p.yaml"
+    definition.write_text(PIPELINE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
+    env = {**env, "PYTHONPATH": str(REPO), "SEGUE_SQLITE_SYNCHRONOUS": "NORMAL"}
+    url = ("--database-url", f"sqlite:///{tmp_path / 'n.db'}")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "segue", *args, "pipelines", "register", str(definition)]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = run(*url)
+    assert refused.returncode == 3 and "--allow-unsafe" in refused.stderr
+    allowed = run(*url, "--allow-unsafe")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "UNSAFE" in allowed.stderr + allowed.stdout
+
+
 def test_serve_refuses_a_schema_newer_than_it_knows(pg_url: str, tmp_path: Path) -> None:
     """A database migrated by a newer Segue: serve stops before listening, and says why."""
     import sqlalchemy as sa

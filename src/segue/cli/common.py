@@ -42,6 +42,7 @@ class Options:
     server: str | None = None
     token: str | None = None
     debug: bool = False
+    allow_unsafe: bool = False
     current: LocalTasks | RemoteTasks | None = None
     """The tasks a command works on, so an interrupt can give leases back."""
     task_id: str | None = None
@@ -53,7 +54,11 @@ class Options:
         A CLI database must be a file (an in-memory one would vanish with the
         command); commands that only read refuse to create one.
         """
-        settings = Settings.from_env(database_url=self.database_url, blob_dir=self.blob_dir)
+        settings = Settings.from_env(
+            database_url=self.database_url,
+            blob_dir=self.blob_dir,
+            allow_unsafe=self.allow_unsafe,
+        )
         path = sqlite_path(settings.database_url)
         if path == "":
             fail(

@@ -118,6 +118,15 @@ def main_options(
         ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    allow_unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unsafe",
+            envvar="SEGUE_ALLOW_UNSAFE",
+            show_envvar=True,
+            help="Open a database whose durability is off (see serve --help), with a loud warning.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -130,6 +139,7 @@ def main_options(
 ) -> None:
     """Options for every command (they go before the command's name)."""
     OPTIONS.database_url, OPTIONS.blob_dir, OPTIONS.debug = database_url, blob_dir, debug
+    OPTIONS.allow_unsafe = allow_unsafe
     OPTIONS.server, OPTIONS.token = server, token
 
 
@@ -534,7 +544,7 @@ def serve(
         database_url=database_url or OPTIONS.database_url,
         blob_dir=OPTIONS.blob_dir,
         tokens_file=str(tokens_file) if tokens_file else None,
-        allow_unsafe=allow_unsafe,
+        allow_unsafe=allow_unsafe or OPTIONS.allow_unsafe,
     )
     tokens = Tokens.load(settings.tokens_file)
     loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")

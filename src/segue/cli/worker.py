@@ -57,7 +57,7 @@ def worker(
     settings = Settings.from_env(
         database_url=database_url or OPTIONS.database_url,
         blob_dir=OPTIONS.blob_dir,
-        allow_unsafe=allow_unsafe,
+        allow_unsafe=allow_unsafe or OPTIONS.allow_unsafe,
     )
     engine = Segue.from_settings(settings)
     for problem in engine.store.unsafe:
