@@ -14,7 +14,7 @@ import pytest
 from segue import Segue
 from segue.errors import StoreUnavailable
 from segue.store import SqlStore
-from segue.store.sql import SqlTx
+from segue.store.tx import SqlTx
 
 WRITERS = 8
 

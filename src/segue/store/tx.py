@@ -1,0 +1,390 @@
+"""One open transaction of the SQL store: its writes and locked reads, on the DBAPI cursor.
+
+The hot statements are compiled once (:mod:`segue.store.statements`) and run on
+the connection's own cursor; states written here are kept, so a second look at
+the same task in the same transaction needs no read.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from segue.core.task import Event, TaskState
+from segue.errors import (
+    InvalidCommand,
+    TaskNotFound,
+)
+from segue.store import schema as t
+from segue.store.base import (
+    ExpiredRun,
+    NewArtifact,
+    RunClaim,
+    iter_chunks,
+)
+from segue.store.statements import Prepared
+from segue.types import JSONValue, isoformat
+
+if TYPE_CHECKING:
+    from segue.store.sql import SqlStore
+
+
+def loads(text: str | bytes) -> Any:
+    """JSON text back to values (the standard library: orjson turns integers over 64
+    bits into floats, silently)."""  # noqa: D205,D209
+    return json.loads(text)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (UTF-8 kept as is), by orjson unless it refuses the value."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers over 64 bits
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class SqlTx:
+    """Writes inside one open transaction, on the connection's DBAPI cursor."""
+
+    def __init__(
+        self, conn: Connection, store: SqlStore, pending: Mapping[str, TaskState] | None = None
+    ) -> None:
+        self.conn = conn
+        self._pending = pending if pending is not None else {}
+        """States earlier writers of the same group wrote (uncommitted, on this connection)."""
+        self.store = store
+        self.sql = store.statements
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._states: dict[str, TaskState] = {}
+        """States written in this transaction: a second look at the same task needs no read."""
+        self._locked: dict[str, tuple[str, int]] = {}
+        """Rows :meth:`lock_tasks` read (and locked): ``(state JSON, revision)`` by task."""
+        self.unclaimed: set[tuple[str, str, int]] = set()
+        """Runs this transaction made claimable and did not claim itself: other processes are
+        told at commit (a worker that reports and claims in one go takes its own)."""
+
+    def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        self.cursor.execute(prepared.sql, prepared.args(params))
+        return self.cursor
+
+    def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
+        """Insert the state row and first events."""
+        self._run(self.sql.insert_task, _task_row(state))
+        self._append(state.id, events)
+        self._states[state.id] = state
+
+    def lock_tasks(self, task_ids: Sequence[str]) -> None:
+        """Lock several tasks' rows with one statement, in id order, ahead of
+        :meth:`lock_task` (one round trip for a whole batch; and transactions that lock
+        overlapping batches this way take the locks in the same order)."""  # noqa: D205,D209
+        ids = sorted({i for i in task_ids if i not in self._states and i not in self._locked})
+        for chunk in iter_chunks(ids, 256):
+            size = 1 << (len(chunk) - 1).bit_length()  # a few statement shapes, not one per size
+            padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
+            params = {f"i{k}": value for k, value in enumerate(padded)}
+            for task_id, state, revision in self._run(self.sql.lock_tasks(size), params):
+                self._locked[task_id] = (state, revision)
+
+    def lock_task(self, task_id: str) -> TaskState:
+        """Read the state row, locked until commit."""
+        if task_id in self._states:
+            return self._states[task_id]
+        row = self._locked.get(task_id)
+        if row is None:
+            row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
+        if row is None:
+            raise _not_found(task_id)
+        cached = self._pending.get(task_id) or self.store._state_cache.get(task_id)
+        if cached is not None and cached.revision == row[1]:  # nobody else wrote it since
+            return cached
+        return TaskState.from_json(loads(row[0]))
+
+    def latest_version(self, name: str) -> int | None:
+        """The highest registered version of ``name``, as this transaction sees it."""
+        row = self._run(self.sql.latest_version, {"name": name}).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    @property
+    def written(self) -> dict[str, TaskState]:
+        """The states this transaction wrote (what it commits)."""
+        return self._states
+
+    def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
+        """Compare-and-set on the revision, then append the events."""
+        row = _task_row(state)
+        cursor = self._run(
+            self.sql.update_task,
+            {
+                "b_id": state.id,
+                "b_revision": previous_revision,
+                "status": row["status"],
+                "revision": row["revision"],
+                "state": row["state"],
+                "updated_at": row["updated_at"],
+            },
+        )
+        if cursor.rowcount != 1:
+            raise InvalidCommand(
+                f"Task {state.id} changed while this change was being made; "
+                "fetch it and try again.",
+                task_id=state.id,
+            )
+        self._append(state.id, events)
+        self._states[state.id] = state
+
+    def _append(self, task_id: str, events: Sequence[Event]) -> None:
+        if events:
+            prepared = self.sql.insert_event
+            self.cursor.executemany(
+                prepared.sql,
+                [
+                    prepared.args(
+                        {
+                            "task_id": task_id,
+                            "seq": e.seq,
+                            "type": e.type.value,
+                            "step": e.step,
+                            "attempt": e.attempt,
+                            "actor": e.actor,
+                            "at": isoformat(e.at),
+                            "data": dumps(e.data),
+                        }
+                    )
+                    for e in events
+                ],
+            )
+
+    def queue_run(
+        self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
+    ) -> None:
+        """Insert a claimable run."""
+        self.unclaimed.add((task_id, step, attempt))
+        self._run(
+            self.sql.insert_run,
+            {
+                "task_id": task_id,
+                "step": step,
+                "attempt": attempt,
+                "status": "queued",
+                "idempotency_key": idempotency_key,
+                "not_before_ms": not_before_ms,
+            },
+        )
+
+    def claim(
+        self, owner: str, now_ms: int, lease_ms: int, limit: int, task_id: str | None = None
+    ) -> list[RunClaim]:
+        """Take due queued runs, of one task or of any (``FOR UPDATE SKIP LOCKED`` where the
+        backend has it)."""  # noqa: D205,D209
+        if task_id is None:
+            rows = self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall()
+        else:
+            params = {"now": now_ms, "limit": limit, "task": task_id}
+            rows = self._run(self.sql.claim_task, params).fetchall()
+        claims = []
+        for task_id, step, attempt, key in rows:
+            self.unclaimed.discard((task_id, step, attempt))
+            claims.append(
+                RunClaim(
+                    task_id=task_id,
+                    step=step,
+                    attempt=attempt,
+                    token=secrets.token_hex(16),
+                    idempotency_key=key,
+                )
+            )
+        if claims:  # one batch of updates (one round trip where the driver pipelines)
+            take = self.sql.take_run
+            self.cursor.executemany(
+                take.sql,
+                [
+                    take.args(
+                        {
+                            "b_task": c.task_id,
+                            "b_step": c.step,
+                            "b_attempt": c.attempt,
+                            "owner": owner,
+                            "token": c.token,
+                            "expires": now_ms + lease_ms,
+                            "now": now_ms,
+                        }
+                    )
+                    for c in claims
+                ],
+            )
+            self.lock_tasks([c.task_id for c in claims])
+        return claims
+
+    def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:
+        """Live runs of one step (or of any step) of one pipeline, across every task and worker."""
+        dialect = self.store.dialect
+        if dialect.limit_lock_sql is not None and dialect.limit_key is not None:
+            self.cursor.execute(dialect.limit_lock_sql, {"key": dialect.limit_key(pipeline, step)})
+        runs, tasks = t.step_runs, t.tasks
+        query = (
+            sa.select(sa.func.count())
+            .select_from(runs.join(tasks, tasks.c.id == runs.c.task_id))
+            .where(
+                runs.c.status == t.RUNNING,
+                runs.c.lease_expires_ms > now_ms,
+                tasks.c.pipeline == pipeline,
+            )
+        )
+        if step is not None:
+            query = query.where(runs.c.step == step)
+        return int(self.conn.execute(query).scalar_one())
+
+    def unclaim(self, claim: RunClaim, not_before_ms: int) -> None:
+        """Give a claimed run back to the queue (a concurrency limit was reached)."""
+        self.unclaimed.add((claim.task_id, claim.step, claim.attempt))
+        runs = t.step_runs
+        self.conn.execute(
+            sa.update(runs)
+            .where(
+                runs.c.task_id == claim.task_id,
+                runs.c.step == claim.step,
+                runs.c.attempt == claim.attempt,
+                runs.c.lease_token == claim.token,
+            )
+            .values(
+                status="queued",
+                lease_owner=None,
+                lease_token=None,
+                lease_expires_ms=None,
+                started_ms=None,
+                not_before_ms=not_before_ms,
+            )
+        )
+
+    def expired(self, now_ms: int, limit: int) -> list[ExpiredRun]:
+        """Runs whose lease ran out."""
+        rows = self._run(self.sql.expired, {"now": now_ms, "limit": limit}).fetchall()
+        return [ExpiredRun(task_id=r[0], step=r[1], attempt=r[2]) for r in rows]
+
+    def finish_run(self, claim: RunClaim, status: str, now_ms: int, error: str | None) -> bool:
+        """Fenced close: only the holder of the current token may finish the run."""
+        cursor = self._run(
+            self.sql.finish_run,
+            {
+                "b_task": claim.task_id,
+                "b_step": claim.step,
+                "b_attempt": claim.attempt,
+                "b_token": claim.token,
+                "status": status,
+                "now": now_ms,
+                "error": error,
+            },
+        )
+        return bool(cursor.rowcount == 1)
+
+    def close_runs(self, task_id: str, step: str, status: str, now_ms: int) -> None:
+        """Close open runs of a step whoever holds them."""
+        self._run(
+            self.sql.close_runs,
+            {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
+        )
+
+    def rename_step(self, task_id: str, old: str, new: str) -> None:
+        """Move a step's runs and artifacts to its new id (a migration's step_map)."""
+        for table in (t.step_runs, t.artifacts):
+            self.conn.execute(
+                sa.update(table)
+                .where(table.c.task_id == task_id, table.c.step == old)
+                .values(step=new)
+            )
+
+    def retire_artifacts(self, task_id: str, step: str) -> None:
+        """Mark the step's artifacts as history (a rerun's new generation replaces them)."""
+        self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": step})
+
+    def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
+        """Make this the step's one current artifact."""
+        if artifact.attempt > 1 or artifact.generation > 1:  # only then can an older one exist
+            self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
+        self._run(
+            self.sql.insert_artifact,
+            {
+                "task_id": task_id,
+                "step": artifact.step,
+                "attempt": artifact.attempt,
+                "generation": artifact.generation,
+                "current": True,
+                "kind": artifact.kind,
+                "value": artifact.value_text,
+                "sha256": artifact.sha256,
+                "size": artifact.size,
+                "content_type": artifact.content_type,
+                "meta": artifact.meta_text,
+                "created_at": created_at,
+            },
+        )
+
+    def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
+        """Current values of the named steps' artifacts."""
+        if not steps:
+            return {}
+        params: dict[str, Any] = {"task": task_id}
+        params.update((f"s{i}", step) for i, step in enumerate(steps))
+        out: dict[str, JSONValue] = {}
+        for step, kind, value, sha256 in self._run(self.sql.outputs(len(steps)), params):
+            text = value if kind == "json" else self.store.blobs.get(sha256).decode()
+            out[step] = loads(text)
+        return out
+
+    def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
+        """The remembered (request hash, response) for a key.
+
+        On PostgreSQL a transaction still running with the same key is waited for first, so
+        the second of two racing requests sees the first one's response.
+        """
+        lock = self.store.dialect.idempotency_lock_sql
+        if lock is not None:
+            self.cursor.execute(lock, {"key": f"{scope}\n{key}"})
+        row = self.conn.execute(
+            sa.select(t.idempotency.c.request_hash, t.idempotency.c.response).where(
+                t.idempotency.c.scope == scope, t.idempotency.c.key == key
+            )
+        ).first()
+        return (row.request_hash, row.response) if row else None
+
+    def forget_responses(self, before: str) -> None:
+        """Drop remembered responses created before ``before`` (ISO time)."""
+        self.conn.execute(sa.delete(t.idempotency).where(t.idempotency.c.created_at < before))
+
+    def remember_response(
+        self, scope: str, key: str, request_hash: str, response: str, created_at: str
+    ) -> None:
+        """Keep the response for replays of the same key."""
+        self.conn.execute(
+            sa.insert(t.idempotency).values(
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                response=response,
+                created_at=created_at,
+            )
+        )
+
+
+def _task_row(state: TaskState) -> dict[str, Any]:
+    raw = state.to_json()
+    return {
+        "id": state.id,
+        "pipeline": state.pipeline,
+        "version": state.version,
+        "status": state.status.value,
+        "revision": state.revision,
+        "state": dumps(raw),
+        "created_at": raw["created_at"],
+        "updated_at": raw["updated_at"],
+    }
+
+
+def _not_found(task_id: str) -> TaskNotFound:
+    return TaskNotFound(f"No task has id '{task_id}'.", task_id=task_id)
