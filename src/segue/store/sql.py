@@ -281,7 +281,21 @@ class SqlStore:
         row = self._read_one(self.statements.get_task, {"id": task_id})
         if row is None:
             raise _not_found(task_id)
-        return TaskState.from_json(loads(row[0]))
+        return self.state_of(task_id, row[0], row[1])
+
+    def state_of(
+        self,
+        task_id: str,
+        text: str,
+        revision: int,
+        pending: Mapping[str, TaskState] | None = None,
+    ) -> TaskState:
+        """The state a row holds: one this process wrote at that revision (``pending``:
+        written earlier in the same group, not committed yet), else the row parsed."""  # noqa: D205,D209
+        cached = (pending and pending.get(task_id)) or self._state_cache.get(task_id)
+        if cached is not None and cached.revision == revision:  # nobody else wrote it since
+            return cached
+        return TaskState.from_json(loads(text))
 
     def list_tasks(
         self,
@@ -294,7 +308,8 @@ class SqlStore:
     ) -> TaskPage:
         """Newest first, keyset-paginated on the time-ordered id."""
         limit = max(1, min(limit, MAX_PAGE))
-        query = sa.select(t.tasks.c.state, t.tasks.c.id).order_by(t.tasks.c.id.desc())
+        c = t.tasks.c
+        query = sa.select(c.state, c.id, c.revision).order_by(c.id.desc())
         if id_prefix:
             # A range on the primary key rather than LIKE: no escaping, and it uses the index.
             query = query.where(t.tasks.c.id >= id_prefix, t.tasks.c.id < id_prefix + "\U0010ffff")
@@ -306,7 +321,7 @@ class SqlStore:
             query = query.where(t.tasks.c.id < decode_cursor(cursor))
         with self._read() as conn:
             rows = conn.execute(query.limit(limit + 1)).all()
-        page = [TaskState.from_json(loads(r.state)) for r in rows[:limit]]
+        page = [self.state_of(r.id, r.state, r.revision) for r in rows[:limit]]
         more = len(rows) > limit
         return TaskPage(tasks=page, next_cursor=encode_cursor(page[-1].id) if more else None)
 

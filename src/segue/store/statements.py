@@ -61,10 +61,9 @@ class Statements:
         self._dialect = dialect
         tasks, runs, arts = t.tasks.c, t.step_runs.c, t.artifacts.c
         p = self._prepare
-        get = sa.select(tasks.state).where(tasks.id == b("id"))
+        get = sa.select(tasks.state, tasks.revision).where(tasks.id == b("id"))
         self.get_task = p(get)
-        lock = sa.select(tasks.state, tasks.revision).where(tasks.id == b("id"))
-        self.lock_task = p(lock.with_for_update() if lock_rows else lock)
+        self.lock_task = p(get.with_for_update() if lock_rows else get)
         self.task_status = p(sa.select(tasks.status).where(tasks.id == b("id")))
         versions = t.pipelines.c
         self.latest_version = p(

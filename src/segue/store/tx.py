@@ -100,10 +100,7 @@ class SqlTx:
             row = self._run(self.sql.lock_task, {"id": task_id}).fetchone()
         if row is None:
             raise _not_found(task_id)
-        cached = self._pending.get(task_id) or self.store._state_cache.get(task_id)
-        if cached is not None and cached.revision == row[1]:  # nobody else wrote it since
-            return cached
-        return TaskState.from_json(loads(row[0]))
+        return self.store.state_of(task_id, row[0], row[1], self._pending)
 
     def latest_version(self, name: str) -> int | None:
         """The highest registered version of ``name``, as this transaction sees it."""
