@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sqlite3
 import threading
@@ -143,3 +145,25 @@ def test_the_wal_is_checkpointed_by_a_thread_not_by_commits(
 
     wait_for(lambda: in_the_database_file() == set(range(200)))
     assert checkpointer.checkpoints > 0
+
+
+def test_an_open_group_holds_the_file_lock_other_processes_wait_on(
+    store: SqlStore, db: Path
+) -> None:
+    """Another process's writer blocks on ``<db>-writer.lock`` while a group is open."""
+    lock_file = Path(f"{db}-writer.lock")
+
+    def free() -> bool:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # locks of another open file
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)  # closing drops a lock taken here
+        return True
+
+    with store.transaction() as tx:
+        insert(tx, 1)
+        assert not free()
+    assert free()
