@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +215,23 @@ def drive_live(tasks: LocalTasks | RemoteTasks, task_id: str, *, quiet: bool) ->
     if failure:
         raise failure[0]
     return result[0]
+
+
+def act_then_drive(
+    task_id: str | None,
+    act: Callable[[LocalTasks | RemoteTasks], dict[str, Any]],
+    *,
+    no_run: bool,
+    as_json: bool,
+) -> None:
+    """A control command: ``act`` on the tasks, then (unless ``no_run``) drive the task it
+    returns here while a live table shows it, and print the outcome. ``task_id`` is the
+    task an interrupt meanwhile names (None: the one ``act`` returns, such as a fork)."""  # noqa: D205,D209
+    OPTIONS.task_id = task_id
+    with OPTIONS.tasks(create=False) as tasks:
+        view = act(tasks)
+        OPTIONS.task_id = view["id"]
+        finish(view if no_run else drive_live(tasks, view["id"], quiet=as_json), as_json)
 
 
 def finish(view: dict[str, Any], as_json: bool) -> None:

@@ -13,9 +13,8 @@ from segue.cli import render
 from segue.cli.common import (
     OPTIONS,
     JsonFlag,
-    drive_live,
+    act_then_drive,
     fail,
-    finish,
     out,
     plural,
     print_json,
@@ -47,10 +46,12 @@ def rerun(
     unless --input answers it. Older artifacts stay readable by attempt.
     """
     value: Any = UNSET if input is None else read_json_arg(input)
-    OPTIONS.task_id = task_id
-    with OPTIONS.tasks(create=False) as tasks:
-        view = tasks.rerun(task_id, step, value, reason)
-        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+    act_then_drive(
+        task_id,
+        lambda tasks: tasks.rerun(task_id, step, value, reason),
+        no_run=no_run,
+        as_json=as_json,
+    )
 
 
 def skip(
@@ -61,10 +62,9 @@ def skip(
     as_json: JsonFlag = False,
 ) -> None:
     """Skip a FAILED or waiting step so its dependents proceed (a FAILED task reopens)."""
-    OPTIONS.task_id = task_id
-    with OPTIONS.tasks(create=False) as tasks:
-        view = tasks.skip(task_id, step, reason)
-        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+    act_then_drive(
+        task_id, lambda tasks: tasks.skip(task_id, step, reason), no_run=no_run, as_json=as_json
+    )
 
 
 def replay(
@@ -99,10 +99,7 @@ def fork(
     as_json: JsonFlag = False,
 ) -> None:
     """Start a new task from a task's state after event SEQ (the original is untouched)."""
-    with OPTIONS.tasks(create=False) as tasks:
-        view = tasks.fork(task_id, at)
-        OPTIONS.task_id = view["id"]
-        finish(view if no_run else drive_live(tasks, view["id"], quiet=as_json), as_json)
+    act_then_drive(None, lambda tasks: tasks.fork(task_id, at), no_run=no_run, as_json=as_json)
 
 
 def migrate(
@@ -124,10 +121,12 @@ def migrate(
         if not sep or not old or not new:
             fail(f"--map '{item}' is not old=new.", 2)
         step_map[old] = new
-    OPTIONS.task_id = task_id
-    with OPTIONS.tasks(create=False) as tasks:
-        view = tasks.migrate(task_id, to, step_map, reason)
-        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+    act_then_drive(
+        task_id,
+        lambda tasks: tasks.migrate(task_id, to, step_map, reason),
+        no_run=no_run,
+        as_json=as_json,
+    )
 
 
 def plan(

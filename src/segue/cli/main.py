@@ -26,6 +26,7 @@ from segue.cli.common import (
     TERMINATED,
     DatabaseUrl,
     JsonFlag,
+    act_then_drive,
     again,
     drive_live,
     err,
@@ -471,10 +472,7 @@ def retry(
     as_json: JsonFlag = False,
 ) -> None:
     """Resume a FAILED task: its failed steps get a new attempt, finished steps stay done."""
-    OPTIONS.task_id = task_id
-    with OPTIONS.tasks(create=False) as tasks:
-        view = tasks.retry(task_id)
-        finish(view if no_run else drive_live(tasks, task_id, quiet=as_json), as_json)
+    act_then_drive(task_id, lambda tasks: tasks.retry(task_id), no_run=no_run, as_json=as_json)
 
 
 @app.command()
