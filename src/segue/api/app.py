@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from segue import __version__, console
-from segue.api import control, documents, models, pipelines, problems, tasks
+from segue.api import control, documents, models, origin, pipelines, problems, tasks
 from segue.api.auth import Tokens
 from segue.api.body import Limits
 from segue.api.context import Api, api_of, caller_of
@@ -65,6 +65,16 @@ def create_app(
     app = FastAPI(title="Segue", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.api = Api(service=service, tokens=tokens or Tokens({}), limits=limits or Limits())
     problems.install(app)
+
+    @app.middleware("http")
+    async def refuse_cross_site_writes(request: Request, call_next: Any) -> Any:
+        why = origin.cross_site(request)
+        if why is not None:
+            return problems.problem(
+                403, "cross_site", f"Refusing a write sent from another site: {why}."
+            )
+        return await call_next(request)
+
     app.include_router(tasks.router)
     app.include_router(pipelines.router)
     app.include_router(control.router)
