@@ -87,17 +87,26 @@ def backup(url: str, path: str | os.PathLike[str], blob_dir: str | None = None) 
                 "pg_dump --format=custom (see docs/operations.md), and copy the blob folder."
             )
         target = Path(path)
+        if target.name in ("", ".", ".."):
+            raise OperatorError(f"'{path}' names no file; give the backup a new file's path.")
         blobs_target = default_blob_dir(f"sqlite:///{target}")
         for existing in (target, blobs_target):
             if existing.exists():
                 raise OperatorError(f"{existing} exists already; back up to a new path.")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:  # a destination that cannot be written is said as such, not as a read error
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch(exist_ok=False)
+        except OSError as exc:
+            raise OperatorError(f"Cannot write the backup at {target}: {exc.strerror}.") from exc
         try:
             with backend.engine.connect() as conn:
                 backup_to(conn, target)
-        except OSError as exc:
-            raise OperatorError(f"Cannot write the backup at {target}: {exc.strerror}.") from exc
         except Exception as exc:
+            target.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OperatorError(
+                    f"Cannot write the backup at {target}: {exc.strerror}."
+                ) from exc
             raise StoreUnavailable(f"Cannot read the database: {_why(exc)}") from exc
         source_blobs = Path(blob_dir) if blob_dir else default_blob_dir(url)
         copied = 0

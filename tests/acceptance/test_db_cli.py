@@ -81,6 +81,21 @@ def test_a_backup_taken_while_tasks_run_restores_and_resumes(tmp_path: Path) -> 
     assert "exists already" in again.stderr and "Traceback" not in again.stderr
 
 
+def test_a_backup_to_a_path_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    """No file name, or a folder that cannot exist: one sentence about the destination,
+    exit 3, and nothing left behind."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with Segue(url) as engine:
+        engine.register(PIPELINE)
+    (tmp_path / "a-file").write_text("not a folder")
+    for target, says in [("", "names no file"), ("a-file/x.db", "Cannot write the backup")]:
+        result = segue("db", "backup", target, "--database-url", url, cwd=tmp_path)
+        assert result.returncode == 3, result.stderr
+        assert says in result.stderr and "Traceback" not in result.stderr
+        assert "unexpected" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["live.db"]
+
+
 def test_db_current_and_upgrade_on_postgres(pg_url: str, tmp_path: Path) -> None:
     """An empty schema says so, is upgraded once, and is then current; backup points to pg_dump."""
     before = segue("db", "current", "--database-url", pg_url, "--json", cwd=tmp_path)
