@@ -52,6 +52,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from segue import Segue
+from segue.runtime.memory import freeze_startup_objects
 from segue.runtime.worker import Worker
 
 PIPELINE_YAML = """\
@@ -242,6 +243,7 @@ def worker_main(url: str, synchronous: str, batch: int) -> int:
     counter = TxCounter(segue.store.engine)
     worker = Worker(segue.service, batch=batch, poll_s=0.002)
     stop = threading.Event()
+    freeze_startup_objects()  # as `segue worker` does once set up
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="bench-worker")
     thread.start()
     try:
@@ -563,6 +565,7 @@ def run(
             per_task = warm.durable_commits / warm.tasks
             result.floor_commits_per_round = max(1, round(per_task * tasks))
             floor.round(min(500, result.floor_commits_per_round))
+        freeze_startup_objects()  # as `segue serve` and `segue worker` do once set up
         for i in range(rounds):
             for result, engine, floor in benches:
                 result.floor.append(floor.round(result.floor_commits_per_round))
@@ -674,6 +677,7 @@ def profile(workdir: Path, tasks: int, synchronous: str, top: int) -> str:
     engine = EngineBench(workdir, synchronous)
     try:
         engine.round(WARMUP_TASKS)
+        freeze_startup_objects()
         profiler = cProfile.Profile()
         profiler.enable()
         result = engine.round(tasks)

@@ -17,6 +17,7 @@ from segue.core import (
     EventType,
     ExpireLease,
     FailStep,
+    Rerun,
     Retry,
     StepStatus,
     SubmitInput,
@@ -114,6 +115,15 @@ steps:
   - {{id: good, type: auto, depends_on: [root], run: "{P}"}}
   - {{id: bad, type: auto, depends_on: [root], run: "{P}"}}
   - {{id: after_bad, type: auto, depends_on: [bad], run: "{P}"}}
+"""
+
+BACKWARDS = f"""
+pipeline: backwards
+version: 1
+steps:
+  - {{id: c, type: auto, depends_on: [b], run: "{P}"}}
+  - {{id: b, type: auto, depends_on: [a], run: "{P}"}}
+  - {{id: a, type: auto, depends_on: [], run: "{P}"}}
 """
 
 
@@ -235,6 +245,22 @@ def test_linear_pipeline_runs_in_order() -> None:
     assert types(events) == [(EventType.STEP_COMPLETED, "a"), (EventType.STEP_QUEUED, "b")]
     assert events[0].data == {"artifact": {"k": 1}}
     assert run.statuses() == {"a": "COMPLETED", "b": "READY", "c": "PENDING"}
+
+
+def test_steps_defined_after_their_dependents_run_in_dependency_order() -> None:
+    """Definition order need not follow the dependencies: a, then b, then c, and a rerun
+    from a takes b and c with it."""
+    run = Run.begin(BACKWARDS)
+    opened = []
+    for step in ("a", "b", "c"):
+        opened.append([k for k, v in run.statuses().items() if v == "READY"])
+        run.run_step(step)
+    assert opened == [["a"], ["b"], ["c"]]
+    assert run.state.status is TaskStatus.COMPLETED
+    events = run.do(Rerun(step="a"))
+    rerun = [e.step for e in events if e.type is EventType.STEP_RERUN]
+    assert sorted(rerun) == ["a", "b", "c"]
+    assert run.statuses() == {"c": "PENDING", "b": "PENDING", "a": "READY"}
 
 
 def test_linear_pipeline_completes() -> None:

@@ -6,7 +6,6 @@ Errors are one sentence on stderr and a non-zero exit code (1: your input,
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import re
@@ -60,6 +59,7 @@ from segue.errors import (
 from segue.pipelines import BUILT_IN
 from segue.pipelines import path as shipped_pipeline
 from segue.runtime.handlers import HandlerRegistry
+from segue.runtime.memory import freeze_startup_objects
 from segue.service import read_definition
 from segue.settings import Settings
 from segue.spec import PipelineSpec, StepKind, load_pipeline, to_dot, to_mermaid
@@ -582,8 +582,7 @@ def serve(
         ),
         workers=workers,
     )
-    gc.collect()
-    gc.freeze()  # the long-lived objects of start-up leave the collector's scans (shorter pauses)
+    freeze_startup_objects()
     shown = f"[{host}]" if ":" in host else host
     err.print(
         f"serving http://{shown}:{port} with {plural(workers, 'worker')} (Ctrl-C stops)",

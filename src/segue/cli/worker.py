@@ -14,6 +14,7 @@ import typer
 
 from segue.app import Segue
 from segue.cli.common import OPTIONS, DatabaseUrl, err, lit, plural
+from segue.runtime.memory import freeze_startup_objects
 from segue.runtime.worker import DEFAULT_BATCH, Worker, default_owner
 from segue.service import DEFAULT_LEASE_S
 from segue.settings import Settings
@@ -83,6 +84,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    freeze_startup_objects()
     thread = threading.Thread(target=runner.run_forever, args=(stop,), name="segue-worker")
     err.print(
         f"worker {runner.owner}: {plural(concurrency, 'handler thread')}, "

@@ -30,7 +30,7 @@ from segue.core.commands import (
 )
 from segue.core.retry import attempts_left, retry_delay_s
 from segue.core.schemas import check_input, violations
-from segue.core.states import StepStatus, TaskStatus
+from segue.core.states import DONE, TERMINAL_TASK, StepStatus, TaskStatus
 from segue.core.task import Event, EventType, TaskState, apply
 from segue.errors import InvalidCommand, LeaseLost, StepNotFound, StepNotWaiting, TaskFinished
 from segue.spec.expr import ExpressionError, compile_expression
@@ -349,7 +349,7 @@ def _known_step(spec: PipelineSpec, state: TaskState, step: str) -> StepSpec:
 def downstream(spec: PipelineSpec, step: str) -> list[str]:
     """``step`` and every step that depends on it, directly or not, in definition order."""
     found = {step}
-    for s in spec.steps:  # definition order is a topological order
+    for s in spec.order:
         if any(d in found for d in s.depends_on):
             found.add(s.id)
     return [s.id for s in spec.steps if s.id in found]
@@ -426,19 +426,21 @@ def _cancel(b: _Builder, cmd: Cancel) -> None:
 
 
 def _settle(spec: PipelineSpec, b: _Builder, outputs: Outputs) -> None:
-    """Open every step whose dependencies are done, then finish the task if it can."""
-    changed = True
-    while changed:
-        changed = False
-        for step in spec.steps:
-            state = b.current
-            if state.status.terminal:
-                return
-            if state.steps[step.id].status is StepStatus.PENDING and all(
-                state.steps[d].status.done for d in step.depends_on
-            ):
-                _open(spec, step, b, outputs)
-                changed = True
+    """Open every step whose dependencies are done, then finish the task if it can.
+
+    One pass over the steps, dependencies first, decides them all: a step opened
+    here that is skipped at once (its condition is false) counts as done for the
+    steps after it. Opening a step never ends the task, so a task that is still
+    going when the pass starts is still going at its end.
+    """
+    if b.current.status in TERMINAL_TASK:
+        return
+    for step in spec.order:
+        steps = b.current.steps
+        if steps[step.id].status is StepStatus.PENDING and all(
+            steps[d].status in DONE for d in step.depends_on
+        ):
+            _open(spec, step, b, outputs)
     _finish(b)
 
 
@@ -490,10 +492,10 @@ def _activation(spec: PipelineSpec, state: TaskState, outputs: Outputs) -> dict[
 def _finish(b: _Builder) -> None:
     state = b.current
     statuses = [s.status for s in state.steps.values()]
-    if all(s.done for s in statuses):
+    if all(s in DONE for s in statuses):
         b.emit(EventType.TASK_COMPLETED)
         return
-    if any(s in (StepStatus.READY, StepStatus.RUNNING) for s in statuses):
+    if StepStatus.READY in statuses or StepStatus.RUNNING in statuses:
         return
     failed = [k for k, v in state.steps.items() if v.status is StepStatus.FAILED]
     if failed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -13,16 +14,28 @@ from segue.types import JSONValue
 
 @lru_cache(maxsize=512)
 def _validator(schema_json: str) -> Draft202012Validator:
-    import json
-
     return Draft202012Validator(json.loads(schema_json))
+
+
+_BY_IDENTITY: dict[int, tuple[Any, Draft202012Validator]] = {}
+"""Validators by the id of the schema object they were made for (kept alive here, so the
+id stays its own): a compiled pipeline's schemas skip the canonical text of the cache key."""
+
+
+def _validator_for(schema: Any) -> Draft202012Validator:
+    known = _BY_IDENTITY.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    if len(_BY_IDENTITY) >= 512:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(schema)] = (schema, validator)
+    return validator
 
 
 def violations(schema: Any, value: JSONValue) -> list[Violation]:
     """Every violation of ``schema`` by ``value``, each with its JSON pointer."""
-    import json
-
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator_for(schema)
     found = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
         pointer = "".join(f"/{_escape(p)}" for p in error.absolute_path)

@@ -42,7 +42,7 @@ class TaskStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         """COMPLETED, FAILED and CANCELLED accept no further work."""
-        return self in _TERMINAL_TASK
+        return self in TERMINAL_TASK
 
 
 class StepStatus(StrEnum):
@@ -60,7 +60,7 @@ class StepStatus(StrEnum):
     @property
     def done(self) -> bool:
         """COMPLETED and SKIPPED satisfy dependents."""
-        return self in (StepStatus.COMPLETED, StepStatus.SKIPPED)
+        return self in DONE
 
     @property
     def open(self) -> bool:
@@ -68,7 +68,12 @@ class StepStatus(StrEnum):
         return self in (StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING_USER)
 
 
-_TERMINAL_TASK = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+# Tuples, not sets: ``in`` finds a member by identity at once, where a set would
+# first call Enum.__hash__ (Python code). The hot loops of the core test these directly.
+TERMINAL_TASK = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+"""The task statuses that accept no further work."""
+DONE = (StepStatus.COMPLETED, StepStatus.SKIPPED)
+"""The step statuses that satisfy dependents."""
 
 STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     StepStatus.PENDING: frozenset(

@@ -8,12 +8,12 @@ stored state exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from segue.core.states import StepStatus, TaskStatus
+from segue.core.states import TERMINAL_TASK, StepStatus, TaskStatus
 from segue.types import JSONObject, JSONValue, isoformat, parse_iso
 
 
@@ -105,7 +105,7 @@ class StepState:
     def to_json(self) -> JSONObject:
         """Plain JSON form."""
         return {
-            "status": self.status.value,
+            "status": self.status._value_,  # not .value: a plain attribute, no descriptor call
             "attempt": self.attempt,
             "generation": self.generation,
             "started_at": isoformat(self.started_at),
@@ -160,7 +160,7 @@ class TaskState:
             "id": self.id,
             "pipeline": self.pipeline,
             "version": self.version,
-            "status": self.status.value,
+            "status": self.status._value_,
             "config": self.config,
             "steps": {k: v.to_json() for k, v in self.steps.items()},
             "revision": self.revision,
@@ -237,17 +237,35 @@ def apply(state: TaskState | None, event: Event) -> TaskState:
         status, error = TaskStatus.CANCELLED, str(event.data.get("reason") or "cancelled")
     elif t in (EventType.TASK_RETRIED, EventType.TASK_REOPENED):
         status, error = TaskStatus.RUNNING, None
-    if not status.terminal:
+    if status not in TERMINAL_TASK:
         status = derived_status(steps)
-    return replace(
-        state,
+    return TaskState(
+        id=state.id,
+        pipeline=state.pipeline,
         version=version,
+        status=status,
         config=config,
         steps=steps,
-        status=status,
-        error=error,
         revision=event.seq,
+        created_at=state.created_at,
         updated_at=event.at,
+        error=error,
+    )
+
+
+def _evolve(step: StepState, **changes: Any) -> StepState:
+    """``dataclasses.replace`` for the one hot type, without its generic field walk."""
+    get = changes.get
+    return StepState(
+        status=get("status", step.status),
+        attempt=get("attempt", step.attempt),
+        generation=get("generation", step.generation),
+        started_at=get("started_at", step.started_at),
+        finished_at=get("finished_at", step.finished_at),
+        not_before=get("not_before", step.not_before),
+        error=get("error", step.error),
+        prefill=get("prefill", step.prefill),
+        reason=get("reason", step.reason),
     )
 
 
@@ -255,7 +273,7 @@ def _apply_step(step: StepState, event: Event) -> StepState:
     t, at, data = event.type, event.at, event.data
     if t is EventType.STEP_QUEUED:
         not_before = data.get("not_before")
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.READY,
             attempt=event.attempt or step.attempt + 1,
@@ -264,9 +282,9 @@ def _apply_step(step: StepState, event: Event) -> StepState:
             finished_at=None,
         )
     if t is EventType.STEP_STARTED:
-        return replace(step, status=StepStatus.RUNNING, started_at=at, not_before=None)
+        return _evolve(step, status=StepStatus.RUNNING, started_at=at, not_before=None)
     if t in (EventType.STEP_COMPLETED, EventType.INPUT_SUBMITTED):
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.COMPLETED,
             attempt=event.attempt or step.attempt,
@@ -276,25 +294,25 @@ def _apply_step(step: StepState, event: Event) -> StepState:
         )
     if t is EventType.STEP_FAILED:
         error = data.get("error")
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.FAILED,
             finished_at=at,
             error=error if isinstance(error, dict) else None,
         )
     if t is EventType.LEASE_EXPIRED:
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.FAILED,
             finished_at=at,
             error={"type": "LeaseExpired", "message": "the worker's lease expired"},
         )
     if t is EventType.STEP_SKIPPED:
-        return replace(
+        return _evolve(
             step, status=StepStatus.SKIPPED, finished_at=at, reason=str(data.get("reason") or "")
         )
     if t is EventType.STEP_WAITING:
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.WAITING_USER,
             started_at=at,
@@ -302,11 +320,11 @@ def _apply_step(step: StepState, event: Event) -> StepState:
             prefill=data.get("prefill"),
         )
     if t is EventType.STEP_RESET:
-        return replace(step, status=StepStatus.PENDING, finished_at=None, started_at=None)
+        return _evolve(step, status=StepStatus.PENDING, finished_at=None, started_at=None)
     if t is EventType.STEP_RERUN:
         return StepState(attempt=step.attempt, generation=step.generation + 1)
     if t is EventType.STEP_CANCELLED:
-        return replace(
+        return _evolve(
             step,
             status=StepStatus.CANCELLED,
             finished_at=at,
@@ -317,19 +335,21 @@ def _apply_step(step: StepState, event: Event) -> StepState:
 
 def derived_status(steps: Mapping[str, StepState]) -> TaskStatus:
     """The non-terminal status that follows from the steps' statuses."""
-    statuses = [s.status for s in steps.values()]
-    if StepStatus.RUNNING in statuses:
-        return TaskStatus.RUNNING
-    if StepStatus.READY in statuses:
-        # PENDING only until the first attempt of anything has begun.
-        fresh = all(
-            s.status is StepStatus.PENDING or (s.status is StepStatus.READY and s.attempt <= 1)
-            for s in steps.values()
-        )
+    ready = waiting = False
+    fresh = True  # PENDING only until the first attempt of anything has begun
+    for step in steps.values():
+        status = step.status
+        if status is StepStatus.RUNNING:
+            return TaskStatus.RUNNING
+        if status is StepStatus.READY:
+            ready = True
+            fresh = fresh and step.attempt <= 1
+        elif status is not StepStatus.PENDING:
+            fresh = False
+            waiting = waiting or status is StepStatus.WAITING_USER
+    if ready:
         return TaskStatus.PENDING if fresh else TaskStatus.RUNNING
-    if StepStatus.WAITING_USER in statuses:
-        return TaskStatus.WAITING_USER
-    return TaskStatus.RUNNING
+    return TaskStatus.WAITING_USER if waiting else TaskStatus.RUNNING
 
 
 def replay(events: list[Event]) -> TaskState:

@@ -89,17 +89,22 @@ class PipelineSpec:
     """sha256 of the canonical JSON form of the definition."""
     source: JSONObject = field(default_factory=dict)
     """The definition as plain data (what was registered)."""
+    order: tuple[StepSpec, ...] = field(init=False, repr=False, compare=False)
+    """The steps in an order where each comes after the steps it depends on (definition
+    order where that allows; steps on a dependency cycle last, in definition order)."""
+    _by_id: dict[str, StepSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", _dependencies_first(self.steps))
+        object.__setattr__(self, "_by_id", {step.id: step for step in reversed(self.steps)})
 
     def step(self, step_id: str) -> StepSpec:
         """Return the step with this id (KeyError if there is none)."""
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+        return self._by_id[step_id]
 
     def has_step(self, step_id: str) -> bool:
         """Say whether the pipeline has a step with this id."""
-        return any(step.id == step_id for step in self.steps)
+        return step_id in self._by_id
 
     def retry_for(self, step: StepSpec) -> RetryPolicy:
         """Return the retry policy in force for ``step``."""
@@ -109,3 +114,22 @@ class PipelineSpec:
     def step_ids(self) -> tuple[str, ...]:
         """Step ids in definition order."""
         return tuple(step.id for step in self.steps)
+
+
+def _dependencies_first(steps: tuple[StepSpec, ...]) -> tuple[StepSpec, ...]:
+    """Order ``steps`` so that each comes after its dependencies, keeping definition order
+    between steps that do not depend on each other."""  # noqa: D205,D209
+    placed: set[str] = set()
+    known = {step.id for step in steps}
+    ordered: list[StepSpec] = []
+    left = list(steps)
+    while left:
+        ready = [s for s in left if all(d in placed or d not in known for d in s.depends_on)]
+        if not ready:  # a cycle (an invalid definition being reported): keep the rest as is
+            ordered.extend(left)
+            break
+        first = ready[0]
+        ordered.append(first)
+        placed.add(first.id)
+        left.remove(first)
+    return tuple(ordered)

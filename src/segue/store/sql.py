@@ -133,6 +133,7 @@ class SqlStore:
                 with conn.begin():
                     tx = SqlTx(conn, self)
                     yield tx
+                    tx.flush()
                     self._before_commit(tx, phase)
                 self._remember_states(tx.written)
             return
@@ -140,6 +141,7 @@ class SqlStore:
         with self._translate(), self._group.member() as (conn, pending):
             tx = SqlTx(conn, self, pending)
             yield tx
+            tx.flush()
             pending.update(tx.written)
 
     def _committed(self, written: Mapping[str, TaskState]) -> None:

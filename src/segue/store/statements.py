@@ -74,6 +74,7 @@ class Statements:
             sa.update(t.tasks)
             .where(tasks.id == b("b_id"), tasks.revision == b("b_revision"))
             .values(
+                version=b("version"),
                 status=b("status"),
                 revision=b("revision"),
                 state=b("state"),

@@ -63,6 +63,9 @@ class SqlTx:
         self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._states: dict[str, TaskState] = {}
         """States written in this transaction: a second look at the same task needs no read."""
+        self._unsaved: dict[str, int] = {}
+        """Tasks whose new state is not written yet, with the revision their row has:
+        :meth:`flush` writes each once, however many changes this transaction made."""
         self._locked: dict[str, tuple[str, int]] = {}
         """Rows :meth:`lock_tasks` read (and locked): ``(state JSON, revision)`` by task."""
         self.unclaimed: set[tuple[str, str, int]] = set()
@@ -113,27 +116,39 @@ class SqlTx:
         return self._states
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
-        """Compare-and-set on the revision, then append the events."""
-        row = _task_row(state)
-        cursor = self._run(
-            self.sql.update_task,
-            {
-                "b_id": state.id,
-                "b_revision": previous_revision,
-                "status": row["status"],
-                "revision": row["revision"],
-                "state": row["state"],
-                "updated_at": row["updated_at"],
-            },
-        )
-        if cursor.rowcount != 1:
-            raise InvalidCommand(
-                f"Task {state.id} changed while this change was being made; "
-                "fetch it and try again.",
-                task_id=state.id,
-            )
+        """Append the events; the state row is written by :meth:`flush`, once per task."""
+        self._unsaved.setdefault(state.id, previous_revision)
         self._append(state.id, events)
         self._states[state.id] = state
+
+    def flush(self) -> None:
+        """Write the state rows changed since the last flush, each once.
+
+        A compare-and-set on the revision each row had (the row is locked, so this
+        guards against a bug, not a race). The store calls it at the end of the
+        transaction's work, before it commits.
+        """
+        for task_id, revision in self._unsaved.items():
+            row = _task_row(self._states[task_id])
+            cursor = self._run(
+                self.sql.update_task,
+                {
+                    "b_id": task_id,
+                    "b_revision": revision,
+                    "version": row["version"],
+                    "status": row["status"],
+                    "revision": row["revision"],
+                    "state": row["state"],
+                    "updated_at": row["updated_at"],
+                },
+            )
+            if cursor.rowcount != 1:
+                raise InvalidCommand(
+                    f"Task {task_id} changed while this change was being made; "
+                    "fetch it and try again.",
+                    task_id=task_id,
+                )
+        self._unsaved.clear()
 
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
         if events:
