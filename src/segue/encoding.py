@@ -92,7 +92,7 @@ def input_meta(prefill: JSONValue, value: JSONValue) -> JSONObject | None:
     """What the person was offered and what they changed: ``{prefill, patch}`` (RFC 6902)."""
     if prefill is None:
         return None
-    patch = jsonpatch.make_patch(prefill, value).patch
+    patch = [] if prefill == value else jsonpatch.make_patch(prefill, value).patch
     return {"prefill": prefill, "patch": cast(JSONValue, patch)}
 
 

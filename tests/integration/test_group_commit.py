@@ -123,6 +123,21 @@ def test_a_transaction_cannot_open_another_in_its_thread(store: SqlStore) -> Non
         pass
 
 
+def test_a_writer_closes_its_cursor_before_the_connection_moves_on(store: SqlStore) -> None:
+    """Writers share one connection. A cursor left to be finalized whenever its owner drops
+    it would reset a statement another thread's writer may be running on that connection
+    (seen as a rare "bad parameter or other API misuse"): every writer's cursor is closed
+    before its transaction ends, whether its work succeeded or failed."""
+    with store.transaction() as done:
+        insert(done, 1)
+    with pytest.raises(RuntimeError), store.transaction() as failed:
+        insert(failed, 2)
+        raise RuntimeError("the writer's own failure")
+    for tx in (done, failed):
+        with pytest.raises(sqlite3.ProgrammingError, match="closed cursor"):
+            tx.cursor.execute("SELECT 1")
+
+
 def test_the_wal_is_checkpointed_by_a_thread_not_by_commits(
     store: SqlStore, db: Path, tmp_path: Path
 ) -> None:

@@ -201,6 +201,9 @@ def advance(
         elif isinstance(command, ClaimStep):
             _expect_step(state, command.step, command.attempt, StepStatus.READY)
             b.emit(EventType.STEP_STARTED, command.step, command.attempt, worker=command.worker)
+            # Nothing to settle: a started step satisfies no dependent and ends no task
+            # (and every earlier command left no step that could open unopened).
+            return b.done()
         elif isinstance(command, CompleteStep):
             _expect_step(state, command.step, command.attempt, StepStatus.RUNNING)
             b.emit(

@@ -132,16 +132,25 @@ class SqlStore:
             ):
                 with conn.begin():
                     tx = SqlTx(conn, self)
-                    yield tx
-                    tx.flush()
-                    self._before_commit(tx, phase)
+                    try:
+                        yield tx
+                        tx.flush()
+                        self._before_commit(tx, phase)
+                    finally:
+                        tx.close()
                 self._remember_states(tx.written)
             return
         # One writer at a time on one connection; queued writers share a commit.
         with self._translate(), self._group.member() as (conn, pending):
             tx = SqlTx(conn, self, pending)
-            yield tx
-            tx.flush()
+            try:
+                yield tx
+                tx.flush()
+            finally:
+                # Now, while this writer holds the connection: a cursor finalized later,
+                # whenever its owner lets go of it, would reset a statement of the
+                # connection that another thread's writer may be running.
+                tx.close()
             pending.update(tx.written)
 
     def _committed(self, written: Mapping[str, TaskState]) -> None:

@@ -8,6 +8,7 @@ the same task in the same transaction needs no read.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,21 @@ if TYPE_CHECKING:
     from segue.store.sql import SqlStore
 
 
+_LONG_DIGITS = re.compile(r"\d{19}")
+"""A digit run that may be an integer past 64 bits, which orjson turns into a float."""
+
+
 def loads(text: str | bytes) -> Any:
-    """JSON text back to values (the standard library: orjson turns integers over 64
-    bits into floats, silently)."""  # noqa: D205,D209
+    """JSON text back to values: orjson, unless the text may hold an integer past 64 bits
+    (orjson would make it a float, silently) or something only the standard library reads
+    (a lone surrogate escape, NaN)."""  # noqa: D205,D209
+    if isinstance(text, bytes):
+        text = text.decode()
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(text)
 
 
@@ -71,6 +84,10 @@ class SqlTx:
         self.unclaimed: set[tuple[str, str, int]] = set()
         """Runs this transaction made claimable and did not claim itself: other processes are
         told at commit (a worker that reports and claims in one go takes its own)."""
+
+    def close(self) -> None:
+        """Close the transaction's cursor (the store does, before the connection moves on)."""
+        self.cursor.close()
 
     def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
         self.cursor.execute(prepared.sql, prepared.args(params))
