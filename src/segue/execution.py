@@ -152,8 +152,10 @@ class Execution(ServiceCore):
         different processes cannot both slip under a limit.
         """
         spec = self._compiled(state.pipeline, state.version).spec
-        now_ms = epoch_ms(self.clock.now())
         step_limit = spec.step(claim.step).concurrency
+        if step_limit is None and spec.concurrency is None:
+            return False
+        now_ms = epoch_ms(self.clock.now())
         if (
             step_limit is not None
             and tx.running_count(state.pipeline, claim.step, now_ms) > step_limit

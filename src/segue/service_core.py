@@ -459,7 +459,14 @@ class ServiceCore:
             wanted = compiled.all_refs
         else:
             wanted = frozenset()
-        outputs = tx.outputs(state.id, sorted(wanted - set(extra))) if wanted else {}
+        done = core.StepStatus.COMPLETED
+        # Expressions see only the outputs of completed steps: no other step has one to read.
+        needed = sorted(
+            s
+            for s in wanted
+            if s not in extra and (step := state.steps.get(s)) is not None and step.status is done
+        )
+        outputs = tx.outputs(state.id, needed) if needed else {}
         outputs.update(extra)
         return core.advance(compiled.spec, state, command, self.clock.now(), outputs)
 

@@ -450,10 +450,9 @@ def _settle(spec: PipelineSpec, b: _Builder, outputs: Outputs) -> None:
 def _open(spec: PipelineSpec, step: StepSpec, b: _Builder, outputs: Outputs) -> None:
     state = b.current
     attempt = state.steps[step.id].attempt
-    activation = _activation(spec, state, outputs)
     if step.when is not None:
         try:
-            go = compile_expression(step.when).is_true(activation)
+            go = compile_expression(step.when).is_true(_activation(spec, state, outputs))
         except ExpressionError as exc:
             b.emit(
                 EventType.STEP_FAILED,
@@ -476,7 +475,7 @@ def _open(spec: PipelineSpec, step: StepSpec, b: _Builder, outputs: Outputs) -> 
     data: dict[str, Any] = {}
     if step.prefill is not None:
         try:
-            prefill = compile_expression(step.prefill).evaluate(activation)
+            prefill = compile_expression(step.prefill).evaluate(_activation(spec, state, outputs))
         except ExpressionError as exc:
             data["prefill_error"] = str(exc)
     b.emit(EventType.STEP_WAITING, step.id, attempt + 1, prefill=prefill, **data)

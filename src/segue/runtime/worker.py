@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ class Worker:
         self.poll_s = poll_s
         self.batch = batch
         self.concurrency = concurrency
-        self._pool: ThreadPoolExecutor | None = None
+        self._threads: _HandlerThreads | None = None
         self._wake = threading.Event()
         self._next_sweep = 0.0
         self._late: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
@@ -100,9 +99,9 @@ class Worker:
     def close(self) -> None:
         """Stop the handler pool and stop listening for commits."""
         self.service.off_change(self._wake.set)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        if self._threads is not None:
+            self._threads.close()
+            self._threads = None
 
     def drain(
         self,
@@ -186,25 +185,39 @@ class Worker:
         thread cannot be killed, so it is asked to stop and whatever it returns
         later is discarded.
         """
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="segue-step")
-        runs = [_Run(job, time.monotonic()) for job in jobs]
-        futures = {self._pool.submit(self.execute, r.job, r.cancelled): r for r in runs}
-        pending, renew_at = set(futures), time.monotonic() + self.lease_s / 3
+        if self._threads is None:
+            self._threads = _HandlerThreads(self.concurrency, self._execute_run)
+        threads = self._threads
+        started = time.monotonic()
+        runs = [_Run(job, started) for job in jobs]
+        for run in runs:
+            threads.submit(run)
+        pending, renew_at = set(runs), started + self.lease_s / 3
         while pending:
-            deadline = min([renew_at, *(futures[f].deadline for f in pending)])
-            done, pending = wait(pending, timeout=max(deadline - time.monotonic(), 0.005))
-            for future in done:
-                futures[future].outcome = future.result()
+            deadline = min([renew_at, *(r.deadline for r in pending)])
+            try:
+                run, outcome = threads.done.get(timeout=max(deadline - time.monotonic(), 0.005))
+            except queue.Empty:
+                pass
+            else:
+                if isinstance(outcome, BaseException):  # not an Exception: it goes on up
+                    raise outcome
+                if run in pending:
+                    run.outcome = outcome
+                    pending.discard(run)
+                else:  # a run given up on earlier came back after all
+                    self._late.put(outcome)
             now = time.monotonic()
-            for future in [f for f in pending if futures[f].deadline <= now]:
-                futures[future].time_out()
-                pending.discard(future)
-                future.add_done_callback(lambda f: self._late.put(f.result()))
+            for run in [r for r in pending if r.deadline <= now]:
+                run.time_out()
+                pending.discard(run)
             if pending and now >= renew_at:
                 renew_at = now + self.lease_s / 3
-                self._renew([futures[f] for f in pending])
+                self._renew(list(pending))
         return [r.outcome for r in runs if r.outcome is not None]
+
+    def _execute_run(self, run: _Run) -> Outcome:
+        return self.execute(run.job, run.cancelled)
 
     def _blob_root(self) -> Path | None:
         root = getattr(getattr(self.service.store, "blobs", None), "root", None)
@@ -212,6 +225,12 @@ class Worker:
 
     def report_late(self) -> None:
         """Put late results of timed-out runs on the record (they are rejected, by fencing)."""
+        if self._threads is not None:  # between batches, whatever comes back is late
+            while not self._threads.done.empty():
+                _, outcome = self._threads.done.get_nowait()
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                self._late.put(outcome)
         late = []
         while not self._late.empty():
             late.append(self._late.get_nowait())
@@ -280,6 +299,46 @@ class Worker:
         if now >= self._next_sweep:
             self._next_sweep = now + self.lease_s / 3
             self.service.expire_leases()
+
+
+class _HandlerThreads:
+    """The threads that run handlers: runs go in on one queue, ``(run, outcome)`` pairs
+    come out on :attr:`done` (an outcome that is not an Exception is the BaseException
+    the handler raised). Lighter than a ThreadPoolExecutor per run: no future, no
+    waiter, two queue operations."""  # noqa: D205,D209
+
+    def __init__(self, size: int, execute: Callable[[_Run], Outcome]) -> None:
+        self._size = size
+        self._execute = execute
+        self._runs: queue.SimpleQueue[_Run | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[tuple[_Run, Outcome | BaseException]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, run: _Run) -> None:
+        """Queue a run (the threads start with the first)."""
+        while len(self._threads) < self._size:
+            thread = threading.Thread(
+                target=self._loop, name=f"segue-step-{len(self._threads)}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self._runs.put(run)
+
+    def _loop(self) -> None:
+        while (run := self._runs.get()) is not None:
+            try:
+                outcome: Outcome | BaseException = self._execute(run)
+            except BaseException as exc:  # handed to the supervisor, as a future would
+                outcome = exc
+            self.done.put((run, outcome))
+
+    def close(self) -> None:
+        """Let the threads finish what they run, then stop them."""
+        for _ in self._threads:
+            self._runs.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
 
 
 class StepTimedOut(Exception):
