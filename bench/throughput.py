@@ -272,7 +272,8 @@ class EngineBench:
     ) -> None:
         self.inflight = inflight
         self.clients = clients
-        url = f"sqlite:///{workdir}/bench-{synchronous.lower()}.db"
+        self.db_path = workdir / f"bench-{synchronous.lower()}.db"
+        url = f"sqlite:///{self.db_path}"
         self.segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
         self.segue.register(PIPELINE_YAML)
         with self.segue.store.engine.connect() as conn:
@@ -303,17 +304,16 @@ class EngineBench:
         self.last_id = str(view["id"])
         return int(view["revision"])
 
-    def statuses(self, ids: set[str]) -> dict[str, str]:
-        """The client's cheap poll: the status of its own open tasks, one query (a remote
-        client would ask the API)."""
+    @staticmethod
+    def statuses(conn: sqlite3.Connection, ids: set[str]) -> dict[str, str]:
+        """The client's cheap poll: the status of its own open tasks, one query on the
+        client's own read connection (a remote client would ask the API, or follow the
+        task's event stream)."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self.segue.store.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                f"SELECT id, status FROM segue_tasks WHERE id IN ({marks})", tuple(ids)
-            ).all()
-        return {row[0]: row[1] for row in rows}
+        rows = conn.execute(f"SELECT id, status FROM segue_tasks WHERE id IN ({marks})", tuple(ids))
+        return dict(rows.fetchall())
 
     def run_inflight(self, tasks: int) -> int:
         """``tasks`` tasks, up to ``self.inflight`` at once: a worker thread runs the auto
@@ -362,6 +362,7 @@ class EngineBench:
         poll_s = 0.002 if self.workers else 0.05
         open_ids: set[str] = set()
         started = 0
+        reader = sqlite3.connect(self.db_path, check_same_thread=False)
         try:
             while started < tasks or open_ids:
                 while started < tasks and len(open_ids) < slots:
@@ -369,13 +370,14 @@ class EngineBench:
                     started += 1
                 changed.wait(poll_s)
                 changed.clear()
-                for task_id, status in self.statuses(open_ids).items():
+                for task_id, status in self.statuses(reader, open_ids).items():
                     if status == "WAITING_USER":
                         service.advance(task_id, WAIT_STEP, USER_INPUT)
                     elif status == "COMPLETED":
                         open_ids.discard(task_id)
                         self.last_id = task_id
         finally:
+            reader.close()
             service.off_change(changed.set)
 
     def round(self, tasks: int) -> EngineRound:

@@ -493,12 +493,18 @@ class ServiceCore:
             elif event.type is EventType.STEP_WAITING and event.step and event.attempt:
                 self._queue_timer(tx, state, event.step, event.attempt, now_ms)
             elif event.type is EventType.INPUT_SUBMITTED and event.step:
-                tx.close_runs(state.id, event.step, "answered", now_ms)  # its timer, if any
+                if self._has_timer(state, event.step):
+                    tx.close_runs(state.id, event.step, "answered", now_ms)
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
             elif event.type is EventType.STEP_RERUN and event.step:
                 tx.close_runs(state.id, event.step, "superseded", now_ms)
                 tx.retire_artifacts(state.id, event.step)
+
+    def _has_timer(self, state: TaskState, step: str) -> bool:
+        """Whether the wait step has a timeout (a timer a submission must close); a timer
+        left by an older version after a migration fires later and is discarded."""  # noqa: D205,D209
+        return self._compiled(state.pipeline, state.version).spec.step(step).timeout_s is not None
 
     def _queue_timer(self, tx: Tx, state: TaskState, step: str, attempt: int, now_ms: int) -> None:
         """A wait step with a timeout gets a durable timer: a run due when it expires."""

@@ -177,7 +177,7 @@ class SqlTx:
                         {
                             "task_id": task_id,
                             "seq": e.seq,
-                            "type": e.type.value,
+                            "type": e.type._value_,
                             "step": e.step,
                             "attempt": e.attempt,
                             "actor": e.actor,
@@ -407,7 +407,7 @@ def _task_row(state: TaskState) -> dict[str, Any]:
         "id": state.id,
         "pipeline": state.pipeline,
         "version": state.version,
-        "status": state.status.value,
+        "status": state.status._value_,
         "revision": state.revision,
         "state": dumps(raw),
         "created_at": raw["created_at"],
