@@ -357,10 +357,15 @@ class EngineBench:
         """One client: ``tasks`` tasks, ``slots`` at a time, each answered as it waits."""
         service = self.segue.service
         changed = threading.Event()
-        service.on_change(changed.set)
+        open_ids: set[str] = set()
+
+        def mine(task_ids: frozenset[str]) -> None:  # wake only for this client's tasks
+            if not task_ids.isdisjoint(open_ids):
+                changed.set()
+
+        service.on_task_change(mine)
         # Other processes' changes are not announced here: poll often.
         poll_s = 0.002 if self.workers else 0.05
-        open_ids: set[str] = set()
         started = 0
         reader = sqlite3.connect(self.db_path, check_same_thread=False)
         try:
@@ -378,7 +383,7 @@ class EngineBench:
                         self.last_id = task_id
         finally:
             reader.close()
-            service.off_change(changed.set)
+            service.off_task_change(mine)
 
     def round(self, tasks: int) -> EngineRound:
         gc.collect()

@@ -105,7 +105,7 @@ class Controls(ServiceCore):
             self._effects(tx, transition)
             view = self.view_of(transition.state)
             self._remember(tx, idempotency, view)
-        self._notify()
+        self._notify(tx.written)
         return view
 
     def migrate(
@@ -156,7 +156,7 @@ class Controls(ServiceCore):
             self._write(tx, state, Transition(settled.state, (event, *settled.events)))
             view = core.task_view(new, settled.state)
             self._remember(tx, idempotency, view)
-        self._notify()
+        self._notify(tx.written)
         return view
 
     def plan(self, text: str, filename: str | None = None) -> dict[str, Any]:
@@ -246,7 +246,7 @@ class Controls(ServiceCore):
                 tx.put_artifact(task_id, artifact, self._now_iso())
             view = self.view_of(transition.state)
             self._remember(tx, idempotency, view)
-        self._notify()
+        self._notify(tx.written)
         return view
 
     def skip(
@@ -271,7 +271,7 @@ class Controls(ServiceCore):
                 return replayed
             view = self.view_of(self._apply(tx, tx.lock_task(task_id), command).state)
             self._remember(tx, idempotency, view)
-        self._notify()
+        self._notify(tx.written)
         return view
 
 

@@ -64,7 +64,7 @@ class Execution(ServiceCore):
             recorded = [self._record(tx, outcome, artifact) for outcome, artifact in prepared]
             jobs = self._claim(tx, owner, claim, lease_s, task_id) if claim else []
         if any(recorded):
-            self._notify()
+            self._notify(tx.written)
         return recorded, jobs
 
     def complete(self, job: Job, output: JSONValue) -> TaskState | None:

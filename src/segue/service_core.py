@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -146,6 +146,7 @@ class ServiceCore:
         self._lock = threading.Lock()
         self._random = random.Random()
         self._listeners: list[Callable[[], object]] = []
+        self._task_listeners: list[Callable[[frozenset[str]], object]] = []
         self._subscribed = False
         self._last_purge_ms = 0
 
@@ -344,7 +345,7 @@ class ServiceCore:
                 continue
             if version is None:
                 self._latest[pipeline] = compiled.spec.version
-            self._notify()
+            self._notify(tx.written)
             return view
 
     def advance(
@@ -399,7 +400,7 @@ class ServiceCore:
             tx.put_artifact(task_id, artifact, self._now_iso())
             view = self.view_of(transition.state)
             self._remember(tx, idempotency, view)
-        self._notify()
+        self._notify(tx.written)
         return view
 
     def cancel(
@@ -415,7 +416,7 @@ class ServiceCore:
     def _command(self, task_id: str, command: Command) -> TaskState:
         with self.store.transaction() as tx:
             state = self._apply(tx, tx.lock_task(task_id), command).state
-        self._notify()
+        self._notify(tx.written)
         return state
 
     # -- the worker side ---------------------------------------------------------------
@@ -434,6 +435,18 @@ class ServiceCore:
         """Stop calling ``listener``."""
         if listener in self._listeners:
             self._listeners.remove(listener)
+
+    def on_task_change(self, listener: Callable[[frozenset[str]], object]) -> None:
+        """Call ``listener(task_ids)`` after each start, answer, worker report and operator
+        command this process commits, with the ids of the tasks it changed (claims are
+        not announced). It runs in the committing thread: keep it short. Lets a waiter
+        wake only for its own tasks; other processes' changes are not seen here."""  # noqa: D205,D209
+        self._task_listeners.append(listener)
+
+    def off_task_change(self, listener: Callable[[frozenset[str]], object]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._task_listeners:
+            self._task_listeners.remove(listener)
 
     # -- internals ---------------------------------------------------------------------
 
@@ -554,9 +567,13 @@ class ServiceCore:
             put_blob=self.store.put_blob,
         )
 
-    def _notify(self) -> None:
+    def _notify(self, task_ids: Collection[str] = ()) -> None:
         for listener in self._listeners:
             listener()
+        if task_ids and self._task_listeners:
+            changed = frozenset(task_ids)
+            for task_listener in self._task_listeners:
+                task_listener(changed)
 
     def _now_iso(self) -> str:
         return isoformat(self.clock.now()) or ""

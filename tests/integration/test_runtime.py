@@ -183,3 +183,22 @@ def test_driving_one_task_runs_only_its_steps(engine: Segue) -> None:
     assert engine.drive(mine)["status"] == "COMPLETED"
     assert engine.get(other)["status"] == "PENDING"
     assert counter(other, "first") == 0
+
+
+def test_task_listeners_hear_only_the_tasks_each_commit_changed(engine: Segue) -> None:
+    """on_task_change gets the ids a commit changed: a start, a report and a cancel each
+    name their own task, never a task they did not touch (claims are not announced)."""
+    engine.register(TWO_STEPS)
+    heard: list[frozenset[str]] = []
+    engine.service.on_task_change(heard.append)
+    a = engine.start("two", run=False)["id"]
+    b = engine.start("two", run=False)["id"]
+    assert heard == [{a}, {b}]
+    (job,) = engine.service.claim("w", task_id=a)
+    engine.service.complete(job, {"done": True})
+    assert heard[2:] == [{a}]
+    engine.service.cancel(b)
+    assert heard[-1] == {b}
+    engine.service.off_task_change(heard.append)
+    engine.start("two", run=False)
+    assert len(heard) == 4

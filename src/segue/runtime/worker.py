@@ -16,7 +16,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,19 +189,18 @@ class Worker:
             self._threads = _HandlerThreads(self.concurrency, self._execute_run)
         threads = self._threads
         started = time.monotonic()
-        runs = [_Run(job, started) for job in jobs]
+        batch = _Batch()
+        runs = [_Run(job, started, batch) for job in jobs]
+        batch.expect(runs)
         for run in runs:
             threads.submit(run)
         pending, renew_at = set(runs), started + self.lease_s / 3
         while pending:
+            # One wake-up when the whole batch is in, not one per run (a thread woken on
+            # the other core fights this one for the GIL); sooner only for a deadline.
             deadline = min([renew_at, *(r.deadline for r in pending)])
-            try:
-                run, outcome = threads.done.get(timeout=max(deadline - time.monotonic(), 0.005))
-            except queue.Empty:
-                pass
-            else:
-                if isinstance(outcome, BaseException):  # not an Exception: it goes on up
-                    raise outcome
+            batch.settled.wait(max(deadline - time.monotonic(), 0.005))
+            for run, outcome in threads.finished():
                 if run in pending:
                     run.outcome = outcome
                     pending.discard(run)
@@ -211,6 +210,7 @@ class Worker:
             for run in [r for r in pending if r.deadline <= now]:
                 run.time_out()
                 pending.discard(run)
+                batch.settle(run)
             if pending and now >= renew_at:
                 renew_at = now + self.lease_s / 3
                 self._renew(list(pending))
@@ -226,10 +226,7 @@ class Worker:
     def report_late(self) -> None:
         """Put late results of timed-out runs on the record (they are rejected, by fencing)."""
         if self._threads is not None:  # between batches, whatever comes back is late
-            while not self._threads.done.empty():
-                _, outcome = self._threads.done.get_nowait()
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            for _, outcome in self._threads.finished():
                 self._late.put(outcome)
         late = []
         while not self._late.empty():
@@ -331,6 +328,22 @@ class _HandlerThreads:
             except BaseException as exc:  # handed to the supervisor, as a future would
                 outcome = exc
             self.done.put((run, outcome))
+            run.batch.settle(run)
+
+    def finished(self) -> Iterator[tuple[_Run, Outcome]]:
+        """The runs that came back since the last look, without waiting.
+
+        Raises:
+            BaseException: what a handler raised that is not an Exception (it goes on up).
+        """
+        while True:
+            try:
+                run, outcome = self.done.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield run, outcome
 
     def close(self) -> None:
         """Let the threads finish what they run, then stop them."""
@@ -345,11 +358,35 @@ class StepTimedOut(Exception):
     """A handler ran past its step's ``timeout``."""
 
 
+class _Batch:
+    """The runs of one batch still out: :attr:`settled` is set once none is (each came
+    back, or was given up on)."""  # noqa: D205,D209
+
+    def __init__(self) -> None:
+        self._out: set[_Run] = set()
+        self._lock = threading.Lock()
+        self.settled = threading.Event()
+
+    def expect(self, runs: list[_Run]) -> None:
+        """Start waiting for ``runs``."""
+        self._out.update(runs)
+        if not self._out:
+            self.settled.set()
+
+    def settle(self, run: _Run) -> None:
+        """``run`` is no longer out (calling it twice for one run is harmless)."""
+        with self._lock:
+            self._out.discard(run)
+            if not self._out:
+                self.settled.set()
+
+
 class _Run:
     """One job under supervision: its cancel flag, its deadline, its outcome."""
 
-    def __init__(self, job: Job, started: float) -> None:
+    def __init__(self, job: Job, started: float, batch: _Batch) -> None:
         self.job = job
+        self.batch = batch
         self.cancelled = threading.Event()
         self.outcome: Outcome | None = None
         timeout_s = job.spec.step(job.step).timeout_s

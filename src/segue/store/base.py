@@ -8,7 +8,7 @@ driver exceptions are translated at the adapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -137,6 +137,10 @@ class Tx(Protocol):
 
     def save_task(self, previous_revision: int, state: TaskState, events: Sequence[Event]) -> None:
         """Write the new state row and append its events."""
+
+    @property
+    def written(self) -> Mapping[str, TaskState]:
+        """The states this transaction wrote, by task id (what its commit changes)."""
 
     def queue_run(
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
