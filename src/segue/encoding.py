@@ -96,6 +96,15 @@ def input_meta(prefill: JSONValue, value: JSONValue) -> JSONObject | None:
     return {"prefill": prefill, "patch": cast(JSONValue, patch)}
 
 
+def with_patch(meta: JSONObject | None, value: JSONValue) -> JSONObject | None:
+    """An answer's stored meta with its ``patch``. An inline answer is stored with its
+    ``prefill`` only: the patch follows from the two, so it is worked out when read,
+    off the write path (blob answers, and rows written before, carry it already)."""  # noqa: D205,D209
+    if meta is None or "patch" in meta or "prefill" not in meta:
+        return meta
+    return input_meta(meta["prefill"], value)
+
+
 def apply_config_defaults(schema: JSONObject, config: dict[str, Any]) -> dict[str, Any]:
     """Fill in top-level ``default`` values the schema declares for absent keys."""
     properties = schema.get("properties")

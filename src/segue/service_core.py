@@ -34,6 +34,7 @@ from segue.encoding import (
     input_meta,
     not_json,
     read_definition,
+    with_patch,
 )
 from segue.errors import (
     ConfigInvalid,
@@ -274,7 +275,8 @@ class ServiceCore:
     ) -> list[Artifact]:
         """A task's artifacts (TaskNotFound for an unknown id)."""
         self.store.task_status(task_id)
-        return self.store.artifacts(task_id, step, current_only=current_only)
+        found = self.store.artifacts(task_id, step, current_only=current_only)
+        return [replace(a, meta=with_patch(a.meta, a.value)) if a.meta else a for a in found]
 
     def artifact_value(self, artifact: Artifact) -> JSONValue:
         """An artifact's JSON value, reading the blob store when it lives there."""
@@ -386,7 +388,13 @@ class ServiceCore:
                     revision=state.revision,
                 )
             current = state.steps.get(step)
-            meta = input_meta(current.prefill, value) if current else None
+            meta: JSONObject | None = None
+            if current is not None and current.prefill is not None:
+                # Inline, the patch is worked out when read (see with_patch).
+                inline = artifact.kind == "json"
+                meta = {"prefill": current.prefill}
+                if not inline:
+                    meta = input_meta(current.prefill, value)
             artifact = replace(
                 artifact,
                 attempt=max(current.attempt, 1) if current else 1,

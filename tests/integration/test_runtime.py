@@ -202,3 +202,30 @@ def test_task_listeners_hear_only_the_tasks_each_commit_changed(engine: Segue) -
     engine.service.off_task_change(heard.append)
     engine.start("two", run=False)
     assert len(heard) == 4
+
+
+CONFIRM = f"""
+pipeline: confirm
+version: 1
+steps:
+  - {{id: draft, type: auto, depends_on: [], run: {T}, with: {{ops: [{{emit: {{title: a}}}}]}}}}
+  - id: check
+    type: wait_user
+    prefill: artifacts.draft
+    input_schema: {{type: object, required: [title], properties: {{title: {{type: string}}}}}}
+"""
+
+
+def test_an_answers_patch_is_worked_out_when_read(engine: Segue) -> None:
+    """What the person changed is a JSON Patch from the prefill: stored as the prefill
+    alone (no diff on the write path) and completed whenever the artifact is read."""
+    engine.register(CONFIRM)
+    task = engine.start("confirm")["id"]
+    engine.advance(task, "check", {"title": "b"})
+    (stored,) = engine.store.artifacts(task, "check")
+    assert stored.meta == {"prefill": {"title": "a"}}
+    (read,) = engine.service.artifacts(task, "check")
+    assert read.meta == {
+        "prefill": {"title": "a"},
+        "patch": [{"op": "replace", "path": "/title", "value": "b"}],
+    }

@@ -56,8 +56,9 @@ def create_engine(url: str, *, synchronous: str = "FULL", autocheckpoint: bool =
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         # Writers take the lock up front; readers use a deferred (snapshot) transaction.
+        # On the DBAPI connection: SQLAlchemy's statement path costs ~15 us of Python here.
         write = conn.get_execution_options().get("segue_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
