@@ -26,7 +26,7 @@ b = sa.bindparam
 class Prepared:
     """One statement compiled for one dialect: its SQL text and how to order parameters."""
 
-    __slots__ = ("_get", "defaults", "order", "sql")
+    __slots__ = ("_get", "_keys", "_positional", "defaults", "order", "sql")
 
     def __init__(
         self, statement: ClauseElement, dialect: SaDialect, keys: Sequence[str] | None = None
@@ -43,6 +43,15 @@ class Prepared:
         }
         order = self.order or ()
         self._get = itemgetter(*order) if len(order) > 1 else None
+        self._keys = tuple(keys or ())
+        self._positional = self.order is not None and self.order == self._keys
+
+    def row(self, values: tuple[Any, ...]) -> Any:
+        """Parameters given as a tuple in the order of the ``keys`` the statement was
+        prepared with: passed as they are where the driver takes them so (no dict)."""  # noqa: D205,D209
+        if self._positional:
+            return values
+        return self.args(dict(zip(self._keys, values, strict=True)))
 
     def args(self, params: Mapping[str, Any]) -> Any:
         """Parameters in the form the driver takes (a tuple for qmark, else a dict)."""

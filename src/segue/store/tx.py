@@ -79,6 +79,8 @@ class SqlTx:
         self._unsaved: dict[str, int] = {}
         """Tasks whose new state is not written yet, with the revision their row has:
         :meth:`flush` writes each once, however many changes this transaction made."""
+        self._event_rows: list[Any] = []
+        """Event rows not inserted yet (in order), for :meth:`flush`."""
         self._locked: dict[str, tuple[str, int]] = {}
         """Rows :meth:`lock_tasks` read (and locked): ``(state JSON, revision)`` by task."""
         self.unclaimed: set[tuple[str, str, int]] = set()
@@ -139,7 +141,7 @@ class SqlTx:
         self._states[state.id] = state
 
     def flush(self) -> None:
-        """Write the state rows changed since the last flush, each once.
+        """Write the state rows changed since the last flush, each once, and the events.
 
         A compare-and-set on the revision each row had (the row is locked, so this
         guards against a bug, not a race). The store calls it at the end of the
@@ -166,28 +168,28 @@ class SqlTx:
                     task_id=task_id,
                 )
         self._unsaved.clear()
+        if self._event_rows:
+            self.cursor.executemany(self.sql.insert_event.sql, self._event_rows)
+            self._event_rows.clear()
 
     def _append(self, task_id: str, events: Sequence[Event]) -> None:
-        if events:
-            prepared = self.sql.insert_event
-            self.cursor.executemany(
-                prepared.sql,
-                [
-                    prepared.args(
-                        {
-                            "task_id": task_id,
-                            "seq": e.seq,
-                            "type": e.type._value_,
-                            "step": e.step,
-                            "attempt": e.attempt,
-                            "actor": e.actor,
-                            "at": isoformat(e.at),
-                            "data": dumps(e.data),
-                        }
-                    )
-                    for e in events
-                ],
+        """Queue the events' rows: :meth:`flush` inserts a transaction's events at once."""
+        row = self.sql.insert_event.row
+        self._event_rows.extend(
+            row(
+                (
+                    task_id,
+                    e.seq,
+                    e.type._value_,
+                    e.step,
+                    e.attempt,
+                    e.actor,
+                    isoformat(e.at),
+                    dumps(e.data),
+                )
             )
+            for e in events
+        )
 
     def queue_run(
         self, task_id: str, step: str, attempt: int, idempotency_key: str, not_before_ms: int
