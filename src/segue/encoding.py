@@ -92,8 +92,24 @@ def input_meta(prefill: JSONValue, value: JSONValue) -> JSONObject | None:
     """What the person was offered and what they changed: ``{prefill, patch}`` (RFC 6902)."""
     if prefill is None:
         return None
-    patch = [] if prefill == value else jsonpatch.make_patch(prefill, value).patch
+    patch = [] if same_json(prefill, value) else jsonpatch.make_patch(prefill, value).patch
     return {"prefill": prefill, "patch": cast(JSONValue, patch)}
+
+
+def same_json(a: JSONValue, b: JSONValue) -> bool:
+    """Equality of JSON values, where (unlike Python's ==) true is not 1 and false is not
+    0; numbers compare by value (1 and 1.0 are the same JSON number)."""  # noqa: D205,D209
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(same_json(v, b[k]) for k, v in a.items())
+        )
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same_json, a, b))
+    return a == b
 
 
 def with_patch(meta: JSONObject | None, value: JSONValue) -> JSONObject | None:

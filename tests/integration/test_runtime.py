@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import jsonpatch
 import pytest
 
 from segue import Segue
@@ -229,3 +230,24 @@ def test_an_answers_patch_is_worked_out_when_read(engine: Segue) -> None:
         "prefill": {"title": "a"},
         "patch": [{"op": "replace", "path": "/title", "value": "b"}],
     }
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"title": "a", "n": True, "flags": [False]},
+        {"title": "a", "n": 1, "flags": [0]},
+        {"title": "a", "n": True, "flags": [0]},
+    ],
+)
+def test_a_boolean_for_a_number_is_a_change(engine: Segue, answer: dict) -> None:
+    """true is not 1 in JSON (in Python it is): each answer equals the prefill by Python's
+    ==, and the patch still turns the prefill into exactly what the person sent."""
+    engine.register(CONFIRM.replace("{title: a}", "{title: a, n: 1, flags: [false]}"))
+    task = engine.start("confirm")["id"]
+    engine.advance(task, "check", answer)
+    (read,) = engine.service.artifacts(task, "check")
+    assert read.meta is not None
+    patched = jsonpatch.apply_patch(read.meta["prefill"], read.meta["patch"])
+    assert json.dumps(patched, sort_keys=True) == json.dumps(answer, sort_keys=True)
+    assert read.meta["patch"] != []
