@@ -227,11 +227,14 @@ class Controls(ServiceCore):
                 return replayed
             state = tx.lock_task(task_id)
             current = state.steps.get(step)
+            previous = tx.outputs(task_id, [step]).get(step) if current else None
             if artifact is not None and current is not None:
                 artifact = replace(
-                    artifact, attempt=current.attempt + 1, generation=current.generation + 1
+                    artifact,
+                    attempt=current.attempt + 1,
+                    generation=current.generation + 1,
+                    meta_text=self._answer_meta(previous, artifact, value),
                 )
-            previous = tx.outputs(task_id, [step]).get(step) if current else None
             command = core.Rerun(
                 step=step,
                 actor=actor,

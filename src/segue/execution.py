@@ -173,10 +173,12 @@ class Execution(ServiceCore):
         tx.finish_run(claim, "fired", epoch_ms(self.clock.now()), None)
         artifact = None
         if policy == "use_prefill" and step.prefill is not None:
+            encoded = self._encode(claim.step, step.prefill, what="input")
             artifact = replace(
-                self._encode(claim.step, step.prefill, what="input"),
+                encoded,
                 attempt=claim.attempt,
                 generation=step.generation,
+                meta_text=self._answer_meta(step.prefill, encoded, step.prefill),
             )
         command = core.TimeOut(
             step=claim.step,

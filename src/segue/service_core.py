@@ -388,18 +388,11 @@ class ServiceCore:
                     revision=state.revision,
                 )
             current = state.steps.get(step)
-            meta: JSONObject | None = None
-            if current is not None and current.prefill is not None:
-                # Inline, the patch is worked out when read (see with_patch).
-                inline = artifact.kind == "json"
-                meta = {"prefill": current.prefill}
-                if not inline:
-                    meta = input_meta(current.prefill, value)
             artifact = replace(
                 artifact,
                 attempt=max(current.attempt, 1) if current else 1,
                 generation=current.generation if current else 1,
-                meta_text=canonical_json(meta) if meta else None,
+                meta_text=self._answer_meta(current.prefill if current else None, artifact, value),
             )
             command = core.SubmitInput(
                 step=step, input=value, actor=actor, artifact=artifact_ref(artifact)
@@ -564,6 +557,18 @@ class ServiceCore:
             self._last_purge_ms = epoch_ms(now)
             cutoff = now - timedelta(seconds=self.idempotency_ttl_s)
             tx.forget_responses(isoformat(cutoff) or "")
+
+    def _answer_meta(
+        self, prefill: JSONValue, artifact: NewArtifact, value: JSONValue
+    ) -> str | None:
+        """The stored meta of an answer to a wait step: the prefill it was offered. The
+        patch from it to the answer is worked out when read (see ``with_patch``), except
+        for a blob answer, whose value is not at hand then."""  # noqa: D205,D209
+        if prefill is None:
+            return None
+        if artifact.kind == "json":
+            return canonical_json({"prefill": prefill})
+        return canonical_json(input_meta(prefill, value))
 
     def _encode(self, step: str, value: JSONValue, what: str = "output") -> NewArtifact:
         return encode_artifact(

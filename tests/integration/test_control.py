@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonpatch
 import pytest
 
 from segue import Segue
@@ -75,11 +76,15 @@ def test_rerun_from_a_wait_step_waits_again_with_the_last_input_as_prefill(flow:
 
 def test_rerun_with_input_answers_the_wait_step_at_once(flow: Segue) -> None:
     task = completed(flow)
+    before = flow.artifacts(task)["confirm"]
     view = flow.service.rerun(task, "confirm", input={"directory": ["z"]})
     assert view["status"] in ("RUNNING", "PENDING")
     done = flow.drive(task)
     assert done["status"] == "COMPLETED"
     assert flow.artifacts(task)["confirm"] == {"directory": ["z"]}
+    (answer,) = flow.service.artifacts(task, "confirm")  # offered: the last input
+    assert answer.meta is not None and answer.meta["prefill"] == before
+    assert jsonpatch.apply_patch(before, answer.meta["patch"]) == {"directory": ["z"]}
 
 
 def test_rerun_of_an_auto_step_gives_its_handler_a_new_idempotency_key(

@@ -73,6 +73,8 @@ def test_a_wait_step_times_out_by_its_policy(
     assert kinds.count(EventType.STEP_TIMED_OUT) == 1
     if policy == "use_prefill":
         assert engine.artifacts(task_id)["ask"] == {"ok": True}
+        (answer,) = engine.service.artifacts(task_id, "ask")
+        assert answer.meta == {"prefill": {"ok": True}, "patch": []}  # taken as offered
     if policy == "fail":
         assert steps["ask"]["error"] == {"type": "WaitTimeout", "message": "no input within 10s"}
 
