@@ -97,7 +97,7 @@ class Worker:
         return self.service.store.release_leases(self.owner)
 
     def close(self) -> None:
-        """Stop the handler pool and stop listening for commits."""
+        """Stop the handler threads and stop listening for commits."""
         self.service.off_change(self._wake.set)
         if self._threads is not None:
             self._threads.close()
@@ -300,9 +300,9 @@ class Worker:
 
 class _HandlerThreads:
     """The threads that run handlers: runs go in on one queue, ``(run, outcome)`` pairs
-    come out on :attr:`done` (an outcome that is not an Exception is the BaseException
-    the handler raised). Lighter than a ThreadPoolExecutor per run: no future, no
-    waiter, two queue operations."""  # noqa: D205,D209
+    come out on :attr:`done`, where the outcome is an :class:`Outcome` or, when a handler
+    raised something that is not an Exception (KeyboardInterrupt, SystemExit), that.
+    Lighter than a ThreadPoolExecutor: no future and no waiter per run."""  # noqa: D205,D209
 
     def __init__(self, size: int, execute: Callable[[_Run], Outcome]) -> None:
         self._size = size
