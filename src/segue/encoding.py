@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,13 +20,24 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def why_not_json(exc: Exception) -> str:
+    """Why a value or a text was refused as JSON, in JSON's words rather than those of
+    Python's encoder or parser."""  # noqa: D205,D209
+    if isinstance(exc, UnicodeEncodeError):
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
+        return f"it holds a lone surrogate ({bad}), which is not text"
+    if "integer string conversion" in str(exc):  # Python's guard against huge integers
+        return f"a number in it has more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)
+
+
 def not_json(value: Any) -> str | None:
     """Why ``value`` cannot be stored as JSON (NaN, infinities, lone surrogates, cycles,
     non-JSON types, absurd nesting), or None when it can."""  # noqa: D205,D209
     try:
         canonical_json(value).encode("utf-8")
     except (TypeError, ValueError) as exc:
-        return str(exc)
+        return why_not_json(exc)
     except RecursionError:
         return "it is nested too deeply"
     return None

@@ -34,6 +34,7 @@ from segue.encoding import (
     input_meta,
     not_json,
     read_definition,
+    why_not_json,
     with_patch,
 )
 from segue.errors import (
@@ -369,7 +370,8 @@ class ServiceCore:
         try:  # encoding it is also the check that it is JSON at all
             artifact = self._encode(step, value, what="input")
         except (TypeError, ValueError, RecursionError) as exc:
-            why = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            deep = isinstance(exc, RecursionError)
+            why = "it is nested too deeply" if deep else why_not_json(exc)
             raise InputInvalid(
                 f"The input for step '{step}' is not valid JSON: {why}.",
                 [Violation("", f"not JSON: {why}")],

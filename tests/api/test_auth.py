@@ -100,7 +100,8 @@ steps:
 
 
 def test_hostile_bodies_and_headers_are_4xx(authed) -> None:
-    """Very deep JSON, a huge Last-Event-ID and a junk retry body are refused cleanly."""
+    """Very deep JSON, a 5,001-digit number, a huge Last-Event-ID and a junk retry body are
+    refused cleanly."""
     admin = authed("admin-secret")
     task = started(authed)
     deep = '{"step": "directory_confirm", "input": ' + "[" * 5000 + "]" * 5000 + "}"
@@ -108,6 +109,13 @@ def test_hostile_bodies_and_headers_are_4xx(authed) -> None:
         f"/tasks/{task}/advance", content=deep, headers={"content-type": "application/json"}
     )
     assert response.status_code == 422 and response.json()["type"].endswith("too_deep")
+    huge = '{"step": "directory_confirm", "input": {"n": ' + "9" * 5001 + "}}"
+    response = admin.post(
+        f"/tasks/{task}/advance", content=huge, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and response.json()["type"].endswith("body_not_json")
+    assert "more than 4300 digits" in response.json()["detail"]  # not Python's own advice
+    assert "sys." not in response.json()["detail"]
     assert admin.post(
         "/pipelines", content="steps: " + "[" * 5000, headers={"content-type": "application/yaml"}
     ).status_code in (400, 422)

@@ -42,6 +42,14 @@ def test_input_that_is_not_json_is_invalid_and_changes_nothing(engine: Segue, va
     assert engine.get(view["id"]) == view
 
 
+def test_a_lone_surrogate_is_named_as_such(engine: Segue) -> None:
+    """The refusal speaks of the input, not of Python's UTF-8 codec."""
+    engine.register(WAIT)
+    view = engine.start("w")
+    with pytest.raises(InputInvalid, match=r"lone surrogate \(\\ud800\), which is not text"):
+        engine.advance(view["id"], "w", {"s": "a\ud800"})
+
+
 @pytest.mark.parametrize("config", [{"x": math.nan}, [1, 2], "x"])
 def test_config_that_is_not_a_json_object_is_invalid(engine: Segue, config) -> None:
     """A config that is not a JSON object is ConfigInvalid and no task is created."""

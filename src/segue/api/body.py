@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from segue.api.problems import ApiProblem
+from segue.encoding import why_not_json
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -73,7 +74,7 @@ async def read_json(request: Request, limits: Limits) -> Any:
         ) from exc
     except (json.JSONDecodeError, ValueError) as exc:
         raise ApiProblem(
-            400, "body_not_json", f"The request body is not valid JSON: {exc}."
+            400, "body_not_json", f"The request body is not valid JSON: {why_not_json(exc)}."
         ) from exc
     check_limits(value, limits)
     return value
