@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -189,6 +190,8 @@ class EngineRound:
     read_txns: int
     statements: int
     threads_alive_after: int
+    context_switches: int = 0
+    """Voluntary context switches of this process (a thread blocking: a lock, the GIL, I/O)."""
 
     @property
     def tasks_per_s(self) -> float:
@@ -388,6 +391,7 @@ class EngineBench:
     def round(self, tasks: int) -> EngineRound:
         gc.collect()
         before, cpu = self.counts()
+        switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         events = 0
         start = time.perf_counter()
         if self.inflight > 1 or self.workers or self.clients > 1:
@@ -396,6 +400,7 @@ class EngineBench:
             for _ in range(tasks):
                 events += self.run_task()
         seconds = time.perf_counter() - start
+        switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - switches
         after, cpu_after = self.counts()
         cpu_seconds = cpu_after - cpu
         delta = after.minus(before)
@@ -416,6 +421,7 @@ class EngineBench:
             read_txns=delta.rollbacks,
             statements=delta.statements,
             threads_alive_after=threading.active_count(),
+            context_switches=switches,
         )
 
     def close(self) -> None:
@@ -530,6 +536,7 @@ class ModeResult:
                     "empty_commits": sum(r.empty_commits for r in e) / tasks,
                     "read_txns": sum(r.read_txns for r in e) / tasks,
                     "sql_statements": sum(r.statements for r in e) / tasks,
+                    "context_switches": sum(r.context_switches for r in e) / tasks,
                 },
                 "max_threads_alive_after_round": max(r.threads_alive_after for r in e),
             },
@@ -653,7 +660,8 @@ def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int, rou
             f"  (floor: {f['commits_per_round']} commits per round)",
             f"  per task: {pt['events']:g} events (state transitions), "
             f"{pt['durable_commits']:g} write commits, {pt['empty_commits']:g} empty commits, "
-            f"{pt['read_txns']:g} read txns",
+            f"{pt['read_txns']:g} read txns, "
+            f"{pt['context_switches']:.1f} voluntary context switches (this process)",
             f"  threads alive after a round (max): {e['max_threads_alive_after_round']}",
         ]
     return "\n".join(lines)

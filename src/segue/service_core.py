@@ -509,7 +509,9 @@ class ServiceCore:
             elif event.type is EventType.STEP_WAITING and event.step and event.attempt:
                 self._queue_timer(tx, state, event.step, event.attempt, now_ms)
             elif event.type is EventType.INPUT_SUBMITTED and event.step:
-                if self._has_timer(state, event.step):
+                # Its timer, if it has one; a timer an older version left behind after a
+                # migration fires later and is discarded.
+                if self._wait_timeout(state, event.step) is not None:
                     tx.close_runs(state.id, event.step, "answered", now_ms)
             elif event.type is EventType.STEP_CANCELLED and event.step:
                 tx.close_runs(state.id, event.step, "cancelled", now_ms)
@@ -517,14 +519,13 @@ class ServiceCore:
                 tx.close_runs(state.id, event.step, "superseded", now_ms)
                 tx.retire_artifacts(state.id, event.step)
 
-    def _has_timer(self, state: TaskState, step: str) -> bool:
-        """Whether the wait step has a timeout (a timer a submission must close); a timer
-        left by an older version after a migration fires later and is discarded."""  # noqa: D205,D209
-        return self._compiled(state.pipeline, state.version).spec.step(step).timeout_s is not None
+    def _wait_timeout(self, state: TaskState, step: str) -> float | None:
+        """The step's timeout in the task's version (a wait step's timer runs that long)."""
+        return self._compiled(state.pipeline, state.version).spec.step(step).timeout_s
 
     def _queue_timer(self, tx: Tx, state: TaskState, step: str, attempt: int, now_ms: int) -> None:
         """A wait step with a timeout gets a durable timer: a run due when it expires."""
-        timeout_s = self._compiled(state.pipeline, state.version).spec.step(step).timeout_s
+        timeout_s = self._wait_timeout(state, step)
         if timeout_s is not None:
             key = f"{state.id}/{step}/{state.steps[step].generation}"
             tx.queue_run(state.id, step, attempt, key, now_ms + int(timeout_s * 1000))

@@ -23,10 +23,10 @@ from segue import Segue
 from segue.core import replay
 from segue.core.task import EventType
 from segue.errors import MigrationRequired, StepNotWaiting, TaskFinished, UnsafeDurability
-from segue.runtime.worker import Worker
 from segue.service import Idempotency
 from segue.store import open_store
 from segue.store.postgres import transient
+from tests.support.workers import run_workers
 
 WAITS = """
 pipeline: waits
@@ -124,42 +124,37 @@ def test_a_notification_wakes_a_worker_of_another_node(two_nodes: tuple[Segue, S
     """A task started on one node is run by an idle worker of another at once, not at its
     next poll (a minute away here): LISTEN/NOTIFY carried the wake-up."""
     a, b = two_nodes
-    stop = threading.Event()
-    worker = Worker(a.service, poll_s=60)
-    thread = threading.Thread(target=worker.run_forever, args=(stop,))
-    thread.start()
-    try:
+    started: list[str] = []
+
+    def start_on_b_while_idle() -> None:
         time.sleep(0.5)  # the worker is idle, in its minute-long wait
-        task = b.start("one_step", run=False)["id"]
-        deadline = time.monotonic() + 30
-        while b.get(task)["status"] != "COMPLETED":
-            assert time.monotonic() < deadline, "the worker was not woken"
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        worker._wake.set()
-        thread.join()
-        worker.close()
+        started.append(b.start("one_step", run=False)["id"])
+
+    run_workers(
+        a,
+        lambda: b.get(started[0])["status"] == "COMPLETED",
+        count=1,
+        poll_s=60,
+        timeout=30,
+        then=start_on_b_while_idle,
+        why="the worker was not woken",
+    )
 
 
 def test_a_lost_notification_costs_one_poll(two_nodes: tuple[Segue, Segue]) -> None:
     """With no notifications at all, a worker still finds the work by polling."""
     a, b = two_nodes
     a.store.dialect = dataclasses.replace(a.store.dialect, listen=None)
-    stop = threading.Event()
-    worker = Worker(a.service, poll_s=0.2)
-    thread = threading.Thread(target=worker.run_forever, args=(stop,))
-    thread.start()
-    try:
-        task = b.start("one_step", run=False)["id"]
-        deadline = time.monotonic() + 30
-        while b.get(task)["status"] != "COMPLETED":
-            assert time.monotonic() < deadline, "polling did not find the work"
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        thread.join()
-        worker.close()
+    started: list[str] = []
+    run_workers(
+        a,
+        lambda: b.get(started[0])["status"] == "COMPLETED",
+        count=1,
+        poll_s=0.2,
+        timeout=30,
+        then=lambda: started.append(b.start("one_step", run=False)["id"]),
+        why="polling did not find the work",
+    )
 
 
 def test_two_nodes_answering_the_same_wait_step_end_in_one_outcome(

@@ -19,7 +19,11 @@ def run_workers(
     lease_s: float = 30.0,
     poll_s: float = 0.01,
     batch: int = 4,
+    then: Callable[[], object] | None = None,
+    why: str = "timed out",
 ) -> None:
+    """Run ``count`` workers on threads until ``until()`` holds (``then()`` runs once they
+    are running), then stop them — waking idle ones at once — and close them."""
     stop = threading.Event()
     workers = [
         Worker(engine.service, owner=f"w{i}", lease_s=lease_s, poll_s=poll_s, batch=batch)
@@ -30,11 +34,15 @@ def run_workers(
         thread.start()
     deadline = time.monotonic() + timeout
     try:
+        if then is not None:
+            then()
         while not until():
-            assert time.monotonic() < deadline, "timed out"
+            assert time.monotonic() < deadline, why
             time.sleep(0.05)
     finally:
         stop.set()
+        for worker in workers:
+            worker._wake.set()  # an idle worker waits up to poll_s otherwise
         for thread in threads:
             thread.join()
         for worker in workers:

@@ -119,16 +119,16 @@ class PipelineSpec:
 def _dependencies_first(steps: tuple[StepSpec, ...]) -> tuple[StepSpec, ...]:
     """Order ``steps`` so that each comes after its dependencies, keeping definition order
     between steps that do not depend on each other."""  # noqa: D205,D209
-    placed: set[str] = set()
     known = {step.id for step in steps}
+    placed: set[str] = set()
     ordered: list[StepSpec] = []
     left = list(steps)
     while left:
-        ready = [s for s in left if all(d in placed or d not in known for d in s.depends_on)]
-        if not ready:  # a cycle (an invalid definition being reported): keep the rest as is
-            ordered.extend(left)
-            break
-        first = ready[0]
+        first = next(
+            (s for s in left if all(d in placed or d not in known for d in s.depends_on)), None
+        )
+        if first is None:  # a cycle (an invalid definition being reported): keep the rest
+            return (*ordered, *left)
         ordered.append(first)
         placed.add(first.id)
         left.remove(first)
