@@ -220,7 +220,7 @@ class Controls(ServiceCore):
         """
         given = not isinstance(input, _Unset)
         value: JSONValue = None if isinstance(input, _Unset) else input
-        artifact = self._encode(step, value, what="input") if given else None
+        artifact = self._encode_input(step, value) if given else None
         with self.store.transaction() as tx:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:

@@ -367,16 +367,7 @@ class ServiceCore:
             TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting, InputInvalid,
             RevisionMismatch, IdempotencyConflict, ArtifactTooLarge. Nothing is written then.
         """
-        try:  # encoding it is also the check that it is JSON at all
-            artifact = self._encode(step, value, what="input")
-        except (TypeError, ValueError, RecursionError) as exc:
-            deep = isinstance(exc, RecursionError)
-            why = "it is nested too deeply" if deep else why_not_json(exc)
-            raise InputInvalid(
-                f"The input for step '{step}' is not valid JSON: {why}.",
-                [Violation("", f"not JSON: {why}")],
-                step=step,
-            ) from None
+        artifact = self._encode_input(step, value)
         with self.store.transaction() as tx:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:
@@ -572,6 +563,24 @@ class ServiceCore:
         if artifact.kind == "json":
             return canonical_json({"prefill": prefill})
         return canonical_json(input_meta(prefill, value))
+
+    def _encode_input(self, step: str, value: JSONValue) -> NewArtifact:
+        """Encode a person's input (encoding it is also the check that it is JSON at all).
+
+        Raises:
+            InputInvalid: it is not JSON (NaN, a lone surrogate, too deep, …).
+            ArtifactTooLarge: it is over the limit.
+        """
+        try:
+            return self._encode(step, value, what="input")
+        except (TypeError, ValueError, RecursionError) as exc:
+            deep = isinstance(exc, RecursionError)
+            why = "it is nested too deeply" if deep else why_not_json(exc)
+            raise InputInvalid(
+                f"The input for step '{step}' is not valid JSON: {why}.",
+                [Violation("", f"not JSON: {why}")],
+                step=step,
+            ) from None
 
     def _encode(self, step: str, value: JSONValue, what: str = "output") -> NewArtifact:
         return encode_artifact(

@@ -143,3 +143,17 @@ def test_backing_up_or_reading_a_database_that_is_not_there_is_refused(tmp_path)
     with pytest.raises(OperatorError, match="no database at"):
         schema_status(f"sqlite:///{folder / 'typo.db'}")
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [{"v": math.nan}, {"v": math.inf}, {"s": "\ud800"}])
+def test_a_rerun_with_input_that_is_not_json_is_invalid_and_changes_nothing(
+    engine: Segue, value
+) -> None:
+    """The input a rerun answers with is checked as an answer is: InputInvalid, not a crash."""
+    engine.register(WAIT)
+    task = engine.start("w")["id"]
+    engine.advance(task, "w", {})
+    before = engine.get(task)
+    with pytest.raises(InputInvalid, match="not valid JSON"):
+        engine.service.rerun(task, "w", input=value)
+    assert engine.get(task) == before
