@@ -51,7 +51,7 @@ from segue.spec import PipelineSpec, load_pipeline
 from segue.spec.expr import compile_expression
 from segue.spec.validate import ancestors_of
 from segue.store.base import Artifact, NewArtifact, PipelineRecord, RunClaim, Store, TaskPage, Tx
-from segue.types import JSONObject, JSONValue, isoformat, new_task_id, parse_iso
+from segue.types import JSONObject, JSONValue, isoformat, new_task_id, parse_iso, record
 
 DEFAULT_INLINE_LIMIT_BYTES = 64 * 1024
 """Artifacts up to this size are kept inline in the database; larger ones as blobs."""
@@ -73,7 +73,7 @@ class _Compiled:
     all_refs: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Job:
     """A claimed step run, with what its handler needs."""
 
@@ -89,7 +89,7 @@ class Job:
         return self.claim.step
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Outcome:
     """What running a job's handler gave: an output, or an error."""
 

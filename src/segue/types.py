@@ -7,12 +7,39 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import NewType, TypeAlias
+from typing import Any, NewType, TypeAlias, TypeVar, dataclass_transform, overload
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 JSONObject: TypeAlias = "dict[str, JSONValue]"
+
+_T = TypeVar("_T")
+
+
+@overload
+def record(cls: type[_T], /) -> type[_T]: ...
+@overload
+def record(*, kw_only: bool = False) -> Callable[[type[_T]], type[_T]]: ...
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def record(cls: type[Any] | None = None, /, *, kw_only: bool = False) -> Any:
+    """A value class: a frozen, slotted dataclass to type checkers, hashable as one.
+
+    At run time it is not frozen: a frozen dataclass sets each field through
+    ``object.__setattr__``, which makes its constructor about four times slower,
+    and these are built on every transition. Nothing assigns to them: mypy
+    refuses it, as it would for ``frozen=True``.
+    """
+
+    def wrap(c: type[Any]) -> type[Any]:
+        return dataclass(slots=True, kw_only=kw_only, unsafe_hash=True)(c)
+
+    return wrap if cls is None else wrap(cls)
+
 
 TaskId = NewType("TaskId", str)
 StepId = NewType("StepId", str)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
-from segue.types import JSONObject, JSONValue
+from segue.types import JSONObject, JSONValue, record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ClaimStep:
     """A worker took the queued attempt of ``step``."""
 
@@ -16,7 +16,7 @@ class ClaimStep:
     worker: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class CompleteStep:
     """The handler of ``step`` returned; ``artifact`` summarises its stored output."""
 
@@ -25,7 +25,7 @@ class CompleteStep:
     artifact: JSONObject = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class FailStep:
     """The handler of ``step`` raised (or its output could not be kept)."""
 
@@ -38,7 +38,7 @@ class FailStep:
     """A number in [0, 1) drawn by the shell, for retry jitter."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ExpireLease:
     """The worker running ``step`` stopped renewing its lease."""
 
@@ -46,7 +46,7 @@ class ExpireLease:
     attempt: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class SubmitInput:
     """A person answered the wait step ``step``."""
 
@@ -56,7 +56,7 @@ class SubmitInput:
     artifact: JSONObject = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Cancel:
     """Stop the task for good."""
 
@@ -64,14 +64,14 @@ class Cancel:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Retry:
     """Resume a FAILED task: its failed steps get a new attempt."""
 
     actor: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Rerun:
     """Run ``step`` and everything downstream of it again, as a new generation.
 
@@ -89,7 +89,7 @@ class Rerun:
     artifact: JSONObject = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class RejectReport:
     """Record that a worker's report for ``step`` (attempt) arrived too late and was dropped."""
 
@@ -99,7 +99,7 @@ class RejectReport:
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class TimeOut:
     """A durable timer fired: the wait step ``step`` (attempt) got no input in time.
 
@@ -111,7 +111,7 @@ class TimeOut:
     artifact: JSONObject = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Skip:
     """An operator skips a FAILED or WAITING_USER step; its dependents proceed."""
 

@@ -35,13 +35,13 @@ from segue.core.task import Event, EventType, TaskState, apply
 from segue.errors import InvalidCommand, LeaseLost, StepNotFound, StepNotWaiting, TaskFinished
 from segue.spec.expr import ExpressionError, compile_expression
 from segue.spec.model import PipelineSpec, StepKind, StepSpec
-from segue.types import JSONObject, JSONValue, isoformat
+from segue.types import JSONObject, JSONValue, isoformat, record
 
 Outputs = Mapping[str, JSONValue]
 """Current outputs by step id (artifacts of auto steps, inputs of wait steps)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transition:
     """The outcome of one accepted command."""
 

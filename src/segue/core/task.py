@@ -8,13 +8,13 @@ stored state exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from segue.core.states import TERMINAL_TASK, StepStatus, TaskStatus
-from segue.types import JSONObject, JSONValue, isoformat, parse_iso
+from segue.types import JSONObject, JSONValue, isoformat, parse_iso, record
 
 
 class EventType(StrEnum):
@@ -42,7 +42,7 @@ class EventType(StrEnum):
     TASK_MIGRATED = "task_migrated"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Event:
     """One immutable fact about a task, numbered ``seq`` 1, 2, 3, … per task."""
 
@@ -82,7 +82,7 @@ class Event:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class StepState:
     """Where one step of a task stands."""
 
@@ -132,7 +132,7 @@ class StepState:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class TaskState:
     """The current state of one task: what :func:`apply` folds events into."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from segue.core.task import Event, TaskState
-from segue.types import JSONValue
+from segue.types import JSONValue, record
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,7 +29,7 @@ class PipelineRecord:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class RunClaim:
     """A step run this worker now holds, until its lease expires."""
 
@@ -40,7 +40,7 @@ class RunClaim:
     idempotency_key: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ExpiredRun:
     """A running step run whose lease has run out."""
 
@@ -49,7 +49,7 @@ class ExpiredRun:
     attempt: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Artifact:
     """The recorded output of one step run (JSON inline, or a blob)."""
 
@@ -92,7 +92,7 @@ class Artifact:
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class NewArtifact:
     """An artifact to write: inline JSON text, or a blob already in the blob store."""
 
