@@ -4,20 +4,52 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, cast
 
 import jsonpatch
+import orjson
 
 from segue.errors import ArtifactTooLarge, PipelineInvalid, Problem
 from segue.store.base import NewArtifact
 from segue.types import JSONObject, JSONValue
 
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+"""Dataclasses and datetimes are not JSON values here (orjson would write them);
+subclasses of str, int, dict and list go to the standard library, as before."""
+
 
 def canonical_json(value: Any) -> str:
-    """Compact JSON text; raises ValueError/TypeError for what JSON cannot hold."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON text; raises ValueError/TypeError for what JSON cannot hold.
+
+    orjson writes it. Where orjson refuses the value (an integer past 64 bits, a
+    lone surrogate, a subclass, deep nesting), the standard library writes it or
+    refuses it with its own message. orjson writes NaN and the infinities as
+    ``null``: a text with a ``null`` in it is checked for them.
+    """
+    try:
+        data = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if b"null" in data and _has_non_finite(value):
+        raise ValueError("Out of range float values are not JSON compliant")
+    return data.decode()
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 def why_not_json(exc: Exception) -> str:

@@ -101,10 +101,15 @@ class StepState:
     """The default offered to the person while the step waits."""
     reason: str | None = None
     """Why the step was skipped or cancelled."""
+    _json: JSONObject | None = field(default=None, init=False, repr=False, compare=False)
+    """:meth:`to_json`, made once: a task's state row is written on every change, and most
+    of its steps are the same objects as in the state before."""
 
     def to_json(self) -> JSONObject:
-        """Plain JSON form."""
-        return {
+        """Plain JSON form (one dict per state, made on the first call: do not change it)."""
+        if self._json is not None:
+            return self._json
+        raw: JSONObject = {
             "status": self.status._value_,  # not .value: a plain attribute, no descriptor call
             "attempt": self.attempt,
             "generation": self.generation,
@@ -115,6 +120,8 @@ class StepState:
             "prefill": self.prefill,
             "reason": self.reason,
         }
+        object.__setattr__(self, "_json", raw)  # a cache, not a change: it is frozen to mypy
+        return raw
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> StepState:
