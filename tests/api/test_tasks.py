@@ -245,3 +245,40 @@ def test_the_stream_sends_every_event_and_resumes(client, base_url) -> None:
     ):
         resumed = [int(line[4:]) for line in response.iter_lines() if line.startswith("id: ")]
     assert resumed == [total - 1, total]
+
+
+def test_refusals_name_the_problem_in_plain_words(client) -> None:
+    """An out-of-range number, a body that is not an object and a long offending value each
+    get one short sentence; the task is unchanged."""
+    view = start(client)
+    url = f"/tasks/{view['id']}/advance"
+    huge = client.post(
+        url,
+        content=b'{"step": "directory_confirm", "input": {"directory": 1e999}}',
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 400, huge.text
+    assert huge.json()["detail"] == (
+        "The request body is not valid JSON: the number 1e999 is too large to hold."
+    )
+    array = client.post(url, json=[{"step": "directory_confirm"}])
+    assert array.status_code == 422
+    assert array.json()["detail"] == (
+        "The request body must be a JSON object (fields: step, input)."
+    )
+    assert "Advance" not in array.text
+    long = client.post(url, json={"step": "directory_confirm", "input": {"directory": "x" * 5000}})
+    assert long.status_code == 422
+    (error,) = long.json()["errors"]
+    assert error["pointer"] == "/directory" and len(error["message"]) < 200
+    assert "(5002 characters) is not of type 'array'" in error["message"]
+    surrogate = client.post(
+        url,
+        content=b'{"step": "\\ud800", "input": {}}',
+        headers={"content-type": "application/json"},
+    )
+    assert surrogate.status_code == 422
+    assert surrogate.json()["errors"] == [
+        {"pointer": "/step", "message": "it holds a lone surrogate, which is not text"}
+    ]
+    assert client.get(f"/tasks/{view['id']}").json()["revision"] == view["revision"]

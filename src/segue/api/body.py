@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ async def read_json(request: Request, limits: Limits) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError as exc:
         raise ApiProblem(
             422,
@@ -82,6 +83,14 @@ async def read_json(request: Request, limits: Limits) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON syntax, but no number a double can hold
+        shown = text if len(text) <= 30 else f"{text[:29]}…"
+        raise ValueError(f"the number {shown} is too large to hold")
+    return value
 
 
 def check_limits(value: Any, limits: Limits) -> None:

@@ -74,11 +74,19 @@ async def parse(request: Request, model: type[BaseModel]) -> Any:
     """Read and validate a JSON body against ``model`` (422 with pointers when it breaks it)."""
     api = api_of(request)
     value = await read_json(request, api.limits)
+    if not isinstance(value, dict):
+        fields = ", ".join(model.model_fields)
+        raise ApiProblem(
+            422,
+            "request_invalid",
+            f"The request body must be a JSON object (fields: {fields or 'none'}).",
+            errors=[{"pointer": "", "message": "expected an object"}],
+        )
     try:
         return model.model_validate(value)
     except ValidationError as exc:
         errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": _plain(e)}
             for e in exc.errors()
         ]
         raise ApiProblem(
@@ -87,6 +95,13 @@ async def parse(request: Request, model: type[BaseModel]) -> Any:
             "The request body does not have the expected fields.",
             errors=errors,
         ) from exc
+
+
+def _plain(error: Any) -> str:
+    """The message pydantic gives, except where it speaks of parsing raw data."""
+    if error["type"] == "string_unicode":
+        return "it holds a lone surrogate, which is not text"
+    return str(error["msg"])
 
 
 def decorate(api: Api, caller: Caller, view: dict[str, Any]) -> dict[str, Any]:

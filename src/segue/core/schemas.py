@@ -44,8 +44,23 @@ def violations(schema: Any, value: JSONValue) -> list[Violation]:
             for name in missing:
                 found.append(Violation(f"{pointer}/{_escape(name)}", f"'{name}' is required"))
             continue
-        found.append(Violation(pointer or "", error.message))
+        found.append(Violation(pointer or "", _message(error.message, error.instance)))
     return list(dict.fromkeys(found))  # one "required" error per missing name repeats the list
+
+
+SHOWN_CHARS = 60
+"""How much of an offending value a message quotes (it can be a whole document)."""
+
+
+def _message(message: str, instance: Any) -> str:
+    """The message jsonschema gives, with the value it quotes cut short."""
+    try:
+        shown = repr(instance)
+    except ValueError:  # an integer too long to write out
+        return message
+    if len(shown) <= SHOWN_CHARS or shown not in message:
+        return message
+    return message.replace(shown, f"{shown[: SHOWN_CHARS - 1]}… ({len(shown)} characters)", 1)
 
 
 def _escape(part: object) -> str:
