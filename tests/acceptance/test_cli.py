@@ -66,6 +66,9 @@ def test_graph_prints_mermaid_and_dot(db, shared) -> None:
     assert mermaid.returncode == 0 and "start --> left" in mermaid.stdout
     dot = segue("graph", "-f", "dot", str(shared / "examples/fan_in.yaml"), db=db)
     assert "start -> left;" in dot.stdout
+    svg = segue("graph", "-f", "svg", str(shared / "examples/fan_in.yaml"), db=db)
+    assert svg.returncode == 2  # a usage error, as for any bad option
+    assert "unknown format 'svg'; use mermaid or dot." in svg.stderr
 
 
 def test_run_stops_at_a_wait_step_without_a_terminal_and_advance_finishes(

@@ -86,6 +86,11 @@ def test_a_valid_advance_completes_the_task_and_keeps_the_patch(client) -> None:
     assert ("replace", "/directory/0/title") in ops
     one = client.get(f"/tasks/{view['id']}/artifacts/directory_confirm")
     assert one.json() == ANSWER and one.headers["etag"] == f'"{confirm["sha256"]}"'
+    no_step = client.get(f"/tasks/{view['id']}/artifacts/nosuch")
+    assert no_step.status_code == 404 and no_step.json()["type"].endswith(":step_not_found")
+    no_attempt = client.get(f"/tasks/{view['id']}/artifacts/directory_confirm?attempt=7")
+    assert no_attempt.status_code == 404
+    assert no_attempt.json()["type"].endswith(":artifact_not_found")
     events = client.get(f"/tasks/{view['id']}/events").json()["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["type"] == "task_completed"

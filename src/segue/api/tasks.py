@@ -27,7 +27,7 @@ from segue.api.problems import ApiProblem
 from segue.core.commands import Cancel, Retry
 from segue.core.states import TaskStatus
 from segue.encoding import request_hash
-from segue.errors import PipelineNotFound, StepNotWaiting, TaskFinished
+from segue.errors import PipelineNotFound, StepNotFound, StepNotWaiting, TaskFinished
 from segue.service import Idempotency
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -273,7 +273,14 @@ def task_artifact(
 ) -> Response:
     """A step's artifact itself: its JSON, or its file with its content type (ETag = sha256)."""
     api, caller = api_of(request), caller_of(request)
-    visible_task(api, caller, task_id)
+    state = visible_task(api, caller, task_id)
+    if step not in state.steps:
+        raise StepNotFound(
+            f"Task {task_id} ({state.pipeline} v{state.version}) has no step '{step}'.",
+            task_id=task_id,
+            step=step,
+            steps=list(state.steps),
+        )
     found = api.service.artifacts(task_id, step, current_only=attempt is None)
     if attempt is not None:
         found = [a for a in found if a.attempt == attempt]

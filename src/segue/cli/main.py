@@ -198,7 +198,7 @@ def graph(
 ) -> None:
     """Print a pipeline's DAG as Mermaid (default) or Graphviz DOT."""
     if fmt not in ("mermaid", "dot"):
-        fail(f"unknown format '{fmt}'; use mermaid or dot.")
+        fail(f"unknown format '{fmt}'; use mermaid or dot.", 2)
     spec = load_pipeline(read_definition(file), str(file))
     sys.stdout.write(to_mermaid(spec) if fmt == "mermaid" else to_dot(spec))
 
