@@ -107,6 +107,16 @@ def test_synchronous_commit_off_is_refused_unless_allowed(pg_url: str, tmp_path:
         store.close()
 
 
+def test_the_short_postgres_scheme_opens_the_same_database(pg_url: str, tmp_path: Path) -> None:
+    """postgres://, as libpq and hosting providers write it, is postgresql://."""
+    short = "postgres" + pg_url[pg_url.index("://") :]
+    store = open_store(short, blob_dir=tmp_path)
+    try:
+        assert store.engine.dialect.name == "postgresql" and store.unsafe == []
+    finally:
+        store.close()
+
+
 def test_a_schema_from_a_newer_segue_is_refused(pg_url: str, tmp_path: Path) -> None:
     """An unknown revision is MigrationRequired, and the database is not touched."""
     open_store(pg_url, blob_dir=tmp_path).close()

@@ -131,6 +131,8 @@ def open_engine(
             "%40, %3A and %2F)."
         ) from exc
     backend = parsed.get_backend_name()
+    if backend == "postgres":  # the short scheme libpq and most hosting providers hand out
+        url, backend = "postgresql" + url[len("postgres") :], "postgresql"
     if backend == "postgresql":
         from segue.store import postgres
 
