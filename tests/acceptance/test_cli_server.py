@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from segue.api.auth import hash_token
@@ -236,3 +239,38 @@ def test_an_unreachable_server_is_exit_3() -> None:
     assert "Traceback" not in down.stderr
     bad = segue("tasks", "list", server="localhost:8000")
     assert bad.returncode == 3 and "must start with http:// or https://" in bad.stderr
+
+
+def test_serve_on_port_0_prints_the_port_it_got_and_a_taken_port_is_one_sentence(
+    tmp_path: Path,
+) -> None:
+    """--port 0 lets the system choose, and the line says which; that port is then taken."""
+    database = f"sqlite:///{tmp_path / 'p.db'}"
+    command = [sys.executable, "-m", "segue.cli.main", "--database-url", database, "serve"]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [*command, "--port", "0"], stdout=sink, stderr=sink, env=environment(), cwd=REPO
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := re.search(r"serving http://127\.0\.0\.1:(\d+) ", log.read_text())):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        port = int(found.group(1))
+        assert port != 0
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        taken = subprocess.run(
+            [*command, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env=environment(),
+            cwd=REPO,
+            timeout=60,
+            check=False,
+        )
+        assert taken.returncode == 3, taken.stderr
+        assert f"cannot listen on 127.0.0.1:{port}: Address already in use." in taken.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)

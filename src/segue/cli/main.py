@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -493,7 +494,7 @@ def cancel(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port; the line it prints says which).")] = 8000,
     workers: Annotated[
         int, typer.Option(min=0, max=64, help="In-process worker threads (0: API only).")
     ] = 1,
@@ -582,6 +583,8 @@ def serve(
         ),
         workers=workers,
     )
+    listening = _listen(host, port)
+    port = listening.getsockname()[1]  # the one the system chose, for --port 0
     freeze_startup_objects()
     shown = f"[{host}]" if ":" in host else host
     err.print(
@@ -590,9 +593,24 @@ def serve(
         highlight=False,
     )
     try:
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(application, log_level="warning")).run(sockets=[listening])
     finally:
+        listening.close()
         engine.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or one sentence and exit 3 (taken, no such host)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}.", 3)
+    return listening
 
 
 @app.command("token")
