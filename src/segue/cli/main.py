@@ -494,7 +494,14 @@ def cancel(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port; the line it prints says which).")] = 8000,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port to listen on (0: any free port; the line it prints says which).",
+        ),
+    ] = 8000,
     workers: Annotated[
         int, typer.Option(min=0, max=64, help="In-process worker threads (0: API only).")
     ] = 1,
