@@ -58,6 +58,8 @@ def why_not_json(exc: Exception) -> str:
     if isinstance(exc, UnicodeEncodeError):
         bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
         return f"it holds a lone surrogate ({bad}), which is not text"
+    if "Out of range float values" in str(exc):
+        return "it holds NaN or an infinite number, which JSON cannot hold"
     if "integer string conversion" in str(exc):  # Python's guard against huge integers
         return f"a number in it has more than {sys.get_int_max_str_digits()} digits"
     return str(exc)

@@ -274,3 +274,38 @@ def test_serve_on_port_0_prints_the_port_it_got_and_a_taken_port_is_one_sentence
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ('{"approved": NaN}', "it holds NaN or an infinite number, which JSON cannot hold"),
+        ('{"approved": 1e999}', "it holds NaN or an infinite number, which JSON cannot hold"),
+        ('{"approved": "\\ud800"}', "it holds a lone surrogate (\\ud800), which is not text"),
+    ],
+)
+def test_input_that_parses_but_is_not_json_is_one_sentence(server, value, why) -> None:
+    """Python's parser takes NaN, 1e999 and escaped lone surrogates; the CLI refuses them
+    before they reach the server's client (which could not send them)."""
+    view = run_to_review(server=server)
+    result = segue("advance", view["id"], "review", "--input", value, server=server)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == f"error: the input is not valid JSON: {why}."
+
+
+def test_a_reason_that_is_not_utf8_is_a_usage_error(server) -> None:
+    """Bytes the shell passes that are not UTF-8 are refused by name, exit 2; nothing changes."""
+    view = run_to_review(server=server)
+    command = [sys.executable, "-m", "segue.cli.main", "--server", server, "cancel", view["id"]]
+    result = subprocess.run(
+        [*[os.fsencode(part) for part in command], b"--reason", b"\xff"],
+        capture_output=True,
+        env=environment(SEGUE_TOKEN=ADMIN),
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert b"it is not UTF-8 text" in result.stderr and b"Traceback" not in result.stderr
+    shown = as_json(segue("tasks", "show", view["id"], "--json", server=server))
+    assert isinstance(shown, dict) and shown["status"] == "WAITING_USER"

@@ -277,6 +277,15 @@ def test_refusals_name_the_problem_in_plain_words(client) -> None:
     (error,) = long.json()["errors"]
     assert error["pointer"] == "/directory" and len(error["message"]) < 200
     assert "(5002 characters) is not of type 'array'" in error["message"]
+    twice = client.post(
+        url,
+        content=b'{"step": "upload", "step": "directory_confirm", "input": {}}',
+        headers={"content-type": "application/json"},
+    )
+    assert twice.status_code == 400
+    assert twice.json()["detail"] == (
+        'The request body is not valid JSON: the name "step" appears twice in one object.'
+    )
     surrogate = client.post(
         url,
         content=b'{"step": "\\ud800", "input": {}}',

@@ -65,7 +65,9 @@ async def read_json(request: Request, limits: Limits) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(
+            text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique
+        )
     except RecursionError as exc:
         raise ApiProblem(
             422,
@@ -83,6 +85,19 @@ async def read_json(request: Request, limits: Limits) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose names are unique: with a name twice, parsers differ on which wins."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                shown = json.dumps(name if len(name) <= 40 else f"{name[:39]}…", ensure_ascii=False)
+                raise ValueError(f"the name {shown} appears twice in one object")
+            seen.add(name)
+    return value
 
 
 def _finite(text: str) -> float:

@@ -23,6 +23,7 @@ from segue.cli.tasks import LocalTasks, RemoteTasks, settled
 from segue.client import Client
 from segue.client import InvalidInput as RemoteInputInvalid
 from segue.core.states import TaskStatus
+from segue.encoding import not_json
 from segue.errors import InputInvalid
 from segue.settings import Settings
 from segue.types import JSONValue
@@ -148,9 +149,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def parse_value(text: str) -> JSONValue:
     """JSON when it parses, else the string itself."""
     try:
-        return json.loads(text)  # type: ignore[no-any-return]
+        value: JSONValue = json.loads(text)
     except json.JSONDecodeError:
         return text
+    return text if not_json(value) else value  # NaN, Infinity: Python's words, not JSON
 
 
 def read_json_arg(text: str) -> JSONValue:
@@ -168,11 +170,28 @@ def read_json_arg(text: str) -> JSONValue:
     else:
         raw = text
     try:
-        return json.loads(raw)  # type: ignore[no-any-return]
+        value: JSONValue = json.loads(raw)
     except json.JSONDecodeError as exc:
         fail(f"the input is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
     except RecursionError:
         fail("the input is not usable JSON: it is nested too deeply.")
+    why = not_json(value)  # NaN, 1e999 and lone surrogates parse, but are not JSON values
+    if why is not None:
+        fail(f"the input is not valid JSON: {why}.")
+    return value
+
+
+def utf8_text(value: str | None) -> str | None:
+    """A text option as given; refused when the shell passed bytes that are not UTF-8."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise typer.BadParameter("it is not UTF-8 text") from exc
+    return value
+
+
+Reason = Annotated[str | None, typer.Option(help="Why; recorded on the event.", callback=utf8_text)]
 
 
 def print_json(value: Any) -> None:

@@ -13,6 +13,7 @@ from segue.cli import render
 from segue.cli.common import (
     OPTIONS,
     JsonFlag,
+    Reason,
     act_then_drive,
     fail,
     out,
@@ -23,7 +24,6 @@ from segue.cli.common import (
 )
 from segue.service import UNSET, read_definition
 
-Reason = Annotated[str | None, typer.Option(help="Why; recorded on the event.")]
 NoRun = Annotated[bool, typer.Option("--no-run", help="Do not run the steps here.")]
 
 

@@ -26,6 +26,7 @@ from segue.cli.common import (
     TERMINATED,
     DatabaseUrl,
     JsonFlag,
+    Reason,
     act_then_drive,
     again,
     drive_live,
@@ -479,7 +480,7 @@ def retry(
 @app.command()
 def cancel(
     task_id: Annotated[str, typer.Argument(help="The task's id.")],
-    reason: Annotated[str | None, typer.Option(help="Why; recorded on the event.")] = None,
+    reason: Reason = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Cancel a task that has not finished; nothing of it runs again."""
@@ -601,6 +602,8 @@ def serve(
     )
     try:
         uvicorn.Server(uvicorn.Config(application, log_level="warning")).run(sockets=[listening])
+    except KeyboardInterrupt:  # the signal uvicorn raises again once it has shut down
+        pass  # a clean stop, as with uvicorn.run
     finally:
         listening.close()
         engine.close()
