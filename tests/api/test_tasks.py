@@ -91,6 +91,7 @@ def test_a_valid_advance_completes_the_task_and_keeps_the_patch(client) -> None:
     no_attempt = client.get(f"/tasks/{view['id']}/artifacts/directory_confirm?attempt=7")
     assert no_attempt.status_code == 404
     assert no_attempt.json()["type"].endswith(":artifact_not_found")
+    assert (no_attempt.json()["step"], no_attempt.json()["attempt"]) == ("directory_confirm", 7)
     events = client.get(f"/tasks/{view['id']}/events").json()["events"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["type"] == "task_completed"
@@ -285,6 +286,22 @@ def test_refusals_name_the_problem_in_plain_words(client) -> None:
     assert twice.status_code == 400
     assert twice.json()["detail"] == (
         'The request body is not valid JSON: the name "step" appears twice in one object.'
+    )
+    long_reason = client.post(f"/tasks/{view['id']}/cancel", json={"reason": "r" * 2001})
+    assert long_reason.status_code == 422
+    assert long_reason.json()["detail"] == (
+        "The request body does not have the expected fields: "
+        "/reason: String should have at most 2000 characters."
+    )
+    nowhere = client.get("/no/such/path")
+    assert nowhere.status_code == 404
+    assert (
+        nowhere.json()["detail"] == "There is nothing at GET /no/such/path; see /docs for the API."
+    )
+    wrong_method = client.delete(url)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["detail"] == (
+        f"DELETE {url} is not allowed: the path exists, but not with that method."
     )
     surrogate = client.post(
         url,

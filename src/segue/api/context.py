@@ -89,10 +89,13 @@ async def parse(request: Request, model: type[BaseModel]) -> Any:
             {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": _plain(e)}
             for e in exc.errors()
         ]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ApiProblem(
             422,
             "request_invalid",
-            "The request body does not have the expected fields.",
+            f"The request body does not have the expected fields: "
+            f"{first['pointer']}: {first['message']}{more}.",
             errors=errors,
         ) from exc
 

@@ -37,7 +37,11 @@ RESERVED = ("type", "title", "status", "detail")
 
 
 def problem(
-    status: int, code: str, detail: str, extra: Mapping[str, Any] | None = None
+    status: int,
+    code: str,
+    detail: str,
+    extra: Mapping[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response; extra fields named like standard ones get a ``task_`` prefix."""
     body: dict[str, Any] = {
@@ -46,7 +50,8 @@ def problem(
     body.update(
         type=f"urn:segue:error:{code}", title=code.replace("_", " "), status=status, detail=detail
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -87,14 +92,23 @@ def install(app: FastAPI) -> None:
         ]
         in_body = any(e.get("loc", ("",))[0] == "body" for e in exc.errors())
         status = 422 if in_body else 400
+        first = f": {errors[0]['pointer']}: {errors[0]['message']}" if errors else ""
         return problem(
-            status, "request_invalid", "The request's parameters are invalid.", {"errors": errors}
+            status,
+            "request_invalid",
+            f"The request's parameters are invalid{first}.",
+            {"errors": errors},
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail))
+        where = f"{request.method} {request.url.path}"
+        detail = {
+            404: f"There is nothing at {where}; see /docs for the API.",
+            405: f"{where} is not allowed: the path exists, but not with that method.",
+        }.get(exc.status_code, str(exc.detail))
+        return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

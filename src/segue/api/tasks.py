@@ -286,7 +286,14 @@ def task_artifact(
         found = [a for a in found if a.attempt == attempt]
     if not found:
         which = f"attempt {attempt} of step '{step}'" if attempt else f"step '{step}'"
-        raise ApiProblem(404, "artifact_not_found", f"Task {task_id} has no artifact for {which}.")
+        raise ApiProblem(
+            404,
+            "artifact_not_found",
+            f"Task {task_id} has no artifact for {which}.",
+            task_id=task_id,
+            step=step,
+            attempt=attempt,
+        )
     artifact = found[-1]
     headers = {"ETag": f'"{artifact.sha256}"'}
     if request.headers.get("if-none-match") == headers["ETag"]:
