@@ -103,7 +103,7 @@ class Execution(ServiceCore):
         self, tx: Tx, owner: str, limit: int, lease_s: float, task_id: str | None = None
     ) -> list[Job]:
         now = self.clock.now()
-        jobs = []
+        started: list[tuple[RunClaim, TaskState]] = []
         for claim in tx.claim(owner, epoch_ms(now), int(lease_s * 1000), limit, task_id):
             state = tx.lock_task(claim.task_id)
             step = state.steps.get(claim.step)
@@ -126,13 +126,25 @@ class Execution(ServiceCore):
                 continue
             command = core.ClaimStep(step=claim.step, attempt=claim.attempt, worker=owner)
             self._apply(tx, state, command)
-            compiled = self._compiled(state.pipeline, state.version)
-            upstream = tx.outputs(claim.task_id, sorted(compiled.ancestors[claim.step]))
-            inputs = {
-                k: v
-                for k, v in upstream.items()
-                if compiled.spec.step(k).kind is StepKind.WAIT_USER
-            }
+            started.append((claim, state))
+        return self._jobs(tx, started)
+
+    def _jobs(self, tx: Tx, started: list[tuple[RunClaim, TaskState]]) -> list[Job]:
+        """The jobs of claimed runs, with their upstream outputs (one query for them all)."""
+        needs = [
+            (claim, state, self._compiled(state.pipeline, state.version))
+            for claim, state in started
+        ]
+        wanted: dict[str, set[str]] = {}
+        for claim, _, compiled in needs:  # a batch may hold two steps of one task
+            wanted.setdefault(claim.task_id, set()).update(compiled.ancestors[claim.step])
+        outputs = tx.outputs_of({task: sorted(steps) for task, steps in wanted.items()})
+        jobs = []
+        for claim, state, compiled in needs:
+            found = outputs.get(claim.task_id, {})
+            upstream = {k: found[k] for k in sorted(compiled.ancestors[claim.step]) if k in found}
+            kinds = compiled.spec.step
+            inputs = {k: v for k, v in upstream.items() if kinds(k).kind is StepKind.WAIT_USER}
             jobs.append(
                 Job(
                     claim=claim,

@@ -260,15 +260,7 @@ def test_serve_on_port_0_prints_the_port_it_got_and_a_taken_port_is_one_sentence
         port = int(found.group(1))
         assert port != 0
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-        taken = subprocess.run(
-            [*command, "--port", str(port)],
-            capture_output=True,
-            text=True,
-            env=environment(),
-            cwd=REPO,
-            timeout=60,
-            check=False,
-        )
+        taken = segue("serve", "--port", str(port), db=tmp_path / "other.db")
         assert taken.returncode == 3, taken.stderr
         assert f"cannot listen on 127.0.0.1:{port}: Address already in use." in taken.stderr
     finally:

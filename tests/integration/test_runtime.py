@@ -251,3 +251,38 @@ def test_a_boolean_for_a_number_is_a_change(engine: Segue, answer: dict) -> None
     patched = jsonpatch.apply_patch(read.meta["prefill"], read.meta["patch"])
     assert json.dumps(patched, sort_keys=True) == json.dumps(answer, sort_keys=True)
     assert read.meta["patch"] != []
+
+
+CHAIN = """
+pipeline: chain
+version: 1
+steps:
+  - {id: a, type: auto, depends_on: [], run: segue.builtins:passthrough}
+  - {id: b, type: auto, run: segue.builtins:passthrough}
+  - {id: c, type: auto, run: segue.builtins:passthrough}
+"""
+
+
+def test_a_batch_of_claims_gets_each_task_its_own_upstream_outputs(engine: Segue) -> None:
+    """Jobs claimed together (read in one query) carry their own task's outputs, blobs
+    included, and only those of their step's ancestors."""
+    from segue.service_core import Outcome
+
+    engine.register(CHAIN)
+    ids = [engine.start("chain", run=False)["id"] for _ in range(3)]
+    service = engine.service
+    jobs = service.claim("w", limit=10)
+    assert sorted(j.claim.task_id for j in jobs) == sorted(ids)
+    big = "x" * 200_000  # over the inline limit: a blob
+    outputs = {task: {"task": task, "big": big if task == ids[1] else ""} for task in ids}
+    outcomes = [Outcome(job=j, output=outputs[j.claim.task_id]) for j in jobs]
+    _, second = service.report(outcomes, owner="w", claim=10)
+    assert {j.claim.task_id: (j.step, j.artifacts) for j in second} == {
+        task: ("b", {"a": outputs[task]}) for task in ids
+    }
+    _, third = service.report(
+        [Outcome(job=j, output={"b": 1}) for j in second], owner="w", claim=10
+    )
+    assert {j.claim.task_id: j.artifacts for j in third} == {
+        task: {"a": outputs[task], "b": {"b": 1}} for task in ids
+    }

@@ -180,6 +180,9 @@ class Tx(Protocol):
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current artifact values of ``steps`` (blobs are read back)."""
 
+    def outputs_of(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, JSONValue]]:
+        """:meth:`outputs` of several tasks (task id: steps) at once."""
+
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response) stored for a key, if any."""
 

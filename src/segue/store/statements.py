@@ -149,25 +149,26 @@ class Statements:
             .values(current=False)
         )
         self.insert_artifact = p(sa.insert(t.artifacts), ARTIFACT_COLUMNS)
-        self._outputs: dict[int, Prepared] = {}
+        self._outputs: dict[tuple[int, int], Prepared] = {}
         self._lock_tasks: dict[int, Prepared] = {}
         self._lock_rows = lock_rows
         for prepared in vars(self).values():
             if isinstance(prepared, Prepared) and "POSTCOMPILE" in prepared.sql:
                 raise AssertionError(f"an expanding parameter cannot be prepared: {prepared.sql}")
 
-    def outputs(self, count: int) -> Prepared:
-        """Current artifacts of ``count`` named steps of a task (parameters s0, s1, …)."""
-        if count not in self._outputs:
+    def outputs(self, tasks: int, steps: int) -> Prepared:
+        """Current artifacts of named steps of named tasks (parameters t0, t1, … and s0, s1, …):
+        every pair of the two lists, the caller keeps the pairs it asked for."""  # noqa: D205,D209
+        if (tasks, steps) not in self._outputs:
             arts = t.artifacts.c
-            self._outputs[count] = self._prepare(
-                sa.select(arts.step, arts.kind, arts.value, arts.sha256).where(
-                    arts.task_id == b("task"),
+            self._outputs[tasks, steps] = self._prepare(
+                sa.select(arts.task_id, arts.step, arts.kind, arts.value, arts.sha256).where(
+                    arts.task_id.in_([b(f"t{i}") for i in range(tasks)]),
                     arts.current.is_(True),
-                    arts.step.in_([b(f"s{i}") for i in range(count)]),
+                    arts.step.in_([b(f"s{i}") for i in range(steps)]),
                 )
             )
-        return self._outputs[count]
+        return self._outputs[tasks, steps]
 
     def lock_tasks(self, count: int) -> Prepared:
         """State rows of ``count`` tasks (parameters i0, i1, …), locked in id order."""

@@ -107,10 +107,8 @@ class SqlTx:
         overlapping batches this way take the locks in the same order)."""  # noqa: D205,D209
         ids = sorted({i for i in task_ids if i not in self._states and i not in self._locked})
         for chunk in iter_chunks(ids, 256):
-            size = 1 << (len(chunk) - 1).bit_length()  # a few statement shapes, not one per size
-            padded = [*chunk, *[chunk[-1]] * (size - len(chunk))]
-            params = {f"i{k}": value for k, value in enumerate(padded)}
-            for task_id, state, revision in self._run(self.sql.lock_tasks(size), params):
+            statement = self.sql.lock_tasks(_pad(len(chunk)))
+            for task_id, state, revision in self._run(statement, _padded("i", chunk)):
                 self._locked[task_id] = (state, revision)
 
     def lock_task(self, task_id: str) -> TaskState:
@@ -358,14 +356,20 @@ class SqlTx:
 
     def outputs(self, task_id: str, steps: Sequence[str]) -> dict[str, JSONValue]:
         """Current values of the named steps' artifacts."""
-        if not steps:
-            return {}
-        params: dict[str, Any] = {"task": task_id}
-        params.update((f"s{i}", step) for i, step in enumerate(steps))
-        out: dict[str, JSONValue] = {}
-        for step, kind, value, sha256 in self._run(self.sql.outputs(len(steps)), params):
-            text = value if kind == "json" else self.store.blobs.get(sha256).decode()
-            out[step] = loads(text)
+        return self.outputs_of({task_id: steps}).get(task_id, {})
+
+    def outputs_of(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, JSONValue]]:
+        """Current values of the named steps' artifacts of several tasks, in one query."""
+        wanted = {task_id: steps for task_id, steps in wanted.items() if steps}
+        out: dict[str, dict[str, JSONValue]] = {}
+        all_steps = sorted({step for steps in wanted.values() for step in steps})
+        for ids in iter_chunks(sorted(wanted), 128):
+            params = _padded("t", ids) | _padded("s", all_steps)
+            statement = self.sql.outputs(_pad(len(ids)), _pad(len(all_steps)))
+            for task_id, step, kind, value, sha256 in self._run(statement, params):
+                if step in wanted[task_id]:
+                    text = value if kind == "json" else self.store.blobs.get(sha256).decode()
+                    out.setdefault(task_id, {})[step] = loads(text)
         return out
 
     def idempotent_response(self, scope: str, key: str) -> tuple[str, str] | None:
@@ -415,6 +419,18 @@ def _task_row(state: TaskState) -> dict[str, Any]:
         "created_at": raw["created_at"],
         "updated_at": raw["updated_at"],
     }
+
+
+def _pad(count: int) -> int:
+    """The power of two an IN list of ``count`` values is padded to: a few statement shapes,
+    not one per length."""  # noqa: D205,D209
+    return 1 << (count - 1).bit_length()
+
+
+def _padded(prefix: str, values: Sequence[str]) -> dict[str, str]:
+    """``{prefix0: values[0], …}``, padded to :func:`_pad` with the last value."""
+    padded = [*values, *[values[-1]] * (_pad(len(values)) - len(values))]
+    return {f"{prefix}{k}": value for k, value in enumerate(padded)}
 
 
 def _not_found(task_id: str) -> TaskNotFound:
