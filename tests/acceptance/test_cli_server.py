@@ -263,6 +263,7 @@ def test_serve_on_port_0_prints_the_port_it_got_and_a_taken_port_is_one_sentence
         taken = segue("serve", "--port", str(port), db=tmp_path / "other.db")
         assert taken.returncode == 3, taken.stderr
         assert f"cannot listen on 127.0.0.1:{port}: Address already in use." in taken.stderr
+        assert not (tmp_path / "other.db").exists()  # refused before the database was touched
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
@@ -299,5 +300,16 @@ def test_a_reason_that_is_not_utf8_is_a_usage_error(server) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert b"it is not UTF-8 text" in result.stderr and b"Traceback" not in result.stderr
+    raw_input = [*[os.fsencode(part) for part in command[:-2]], b"advance", view["id"].encode()]
+    result = subprocess.run(
+        [*raw_input, b"review", b"--input", b'{"approved": "\xed\xa0\x80"}'],
+        capture_output=True,
+        env=environment(SEGUE_TOKEN=ADMIN),
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip() == b"error: the input is not UTF-8 text."
     shown = as_json(segue("tasks", "show", view["id"], "--json", server=server))
     assert isinstance(shown, dict) and shown["status"] == "WAITING_USER"

@@ -267,6 +267,9 @@ def test_refusals_name_the_problem_in_plain_words(client) -> None:
     assert huge.json()["detail"] == (
         "The request body is not valid JSON: the number 1e999 is too large to hold."
     )
+    empty = client.post(url, content=b"  ", headers={"content-type": "application/json"})
+    assert empty.status_code == 400
+    assert empty.json()["detail"] == "The request body is empty; send a JSON object."
     array = client.post(url, json=[{"step": "directory_confirm"}])
     assert array.status_code == 422
     assert array.json()["detail"] == (

@@ -64,6 +64,8 @@ async def read_json(request: Request, limits: Limits) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
+    if not text.strip():
+        raise ApiProblem(400, "body_not_json", "The request body is empty; send a JSON object.")
     try:
         value = json.loads(
             text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique

@@ -158,7 +158,10 @@ def parse_value(text: str) -> JSONValue:
 def read_json_arg(text: str) -> JSONValue:
     """``@file.json``, ``-`` (stdin) or inline JSON text."""
     if text == "-":
-        raw = sys.stdin.read()
+        try:
+            raw = sys.stdin.read()
+        except UnicodeDecodeError:
+            fail("the input on stdin is not UTF-8 text.")
     elif text.startswith("@"):
         path = Path(text[1:])
         try:
@@ -169,6 +172,10 @@ def read_json_arg(text: str) -> JSONValue:
             fail(f"{path} is not UTF-8 text.")
     else:
         raw = text
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the shell passed that are not UTF-8
+        fail("the input is not UTF-8 text.")
     try:
         value: JSONValue = json.loads(raw)
     except json.JSONDecodeError as exc:

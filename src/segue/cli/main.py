@@ -560,6 +560,8 @@ def serve(
             f"refusing to listen on {host} without tokens: anyone could change any task. "
             "Configure --tokens-file, listen on 127.0.0.1, or pass --insecure."
         )
+    listening = _listen(host, port)  # before the database is touched: a taken port changes nothing
+    port = listening.getsockname()[1]  # the one the system chose, for --port 0
     engine = Segue.from_settings(settings)
     for problem in engine.store.unsafe:
         err.print(f"[bold red]UNSAFE[/bold red]: {lit(problem)}; acknowledged work can be lost")
@@ -591,8 +593,6 @@ def serve(
         ),
         workers=workers,
     )
-    listening = _listen(host, port)
-    port = listening.getsockname()[1]  # the one the system chose, for --port 0
     freeze_startup_objects()
     shown = f"[{host}]" if ":" in host else host
     err.print(
