@@ -65,6 +65,26 @@ def why_not_json(exc: Exception) -> str:
     return str(exc)
 
 
+def where_not_json(value: Any) -> str:
+    """The JSON pointer of the first place in ``value`` that JSON cannot hold (a lone
+    surrogate in a string or a name, NaN, an infinity, a value of no JSON type); ``""``
+    when it is the whole value, or when no one place is to blame (nesting)."""  # noqa: D205,D209
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, pointer = stack.pop()
+        if isinstance(item, dict):
+            for name, inner in reversed(item.items()):
+                here = f"{pointer}/{str(name).replace('~', '~0').replace('/', '~1')}"
+                if isinstance(name, str) and not_json(name) is not None:
+                    return here
+                stack.append((inner, here))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{pointer}/{i}") for i, inner in reversed(list(enumerate(item))))
+        elif not_json(item) is not None:  # a lone surrogate, NaN, or no JSON type at all
+            return pointer
+    return ""
+
+
 def not_json(value: Any) -> str | None:
     """Why ``value`` cannot be stored as JSON (NaN, infinities, lone surrogates, cycles,
     non-JSON types, absurd nesting), or None when it can."""  # noqa: D205,D209

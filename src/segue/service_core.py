@@ -34,6 +34,7 @@ from segue.encoding import (
     input_meta,
     not_json,
     read_definition,
+    where_not_json,
     why_not_json,
     with_patch,
 )
@@ -208,7 +209,7 @@ class ServiceCore:
         if why is not None:
             raise ConfigInvalid(
                 f"The config for {pipeline} is not valid JSON: {why}.",
-                [Violation("", f"not JSON: {why}")],
+                [Violation(where_not_json(config), f"not JSON: {why}")],
             )
         values = apply_config_defaults(compiled.spec.config_schema, dict(config or {}))
         found = violations(compiled.spec.config_schema, values)
@@ -578,7 +579,7 @@ class ServiceCore:
             why = "it is nested too deeply" if deep else why_not_json(exc)
             raise InputInvalid(
                 f"The input for step '{step}' is not valid JSON: {why}.",
-                [Violation("", f"not JSON: {why}")],
+                [Violation("" if deep else where_not_json(value), f"not JSON: {why}")],
                 step=step,
             ) from None
 

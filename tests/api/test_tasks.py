@@ -267,6 +267,14 @@ def test_refusals_name_the_problem_in_plain_words(client) -> None:
     assert huge.json()["detail"] == (
         "The request body is not valid JSON: the number 1e999 is too large to hold."
     )
+    too_long = client.post(
+        url, json={"step": "directory_confirm", "input": {"directory": [{"title": "t" * 100_001}]}}
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"] == (
+        "A string at /input/directory/0/title is 100001 characters long, over the limit of 100000."
+    )
+    assert too_long.json()["errors"][0]["pointer"] == "/input/directory/0/title"
     empty = client.post(url, content=b"  ", headers={"content-type": "application/json"})
     assert empty.status_code == 400
     assert empty.json()["detail"] == "The request body is empty; send a JSON object."

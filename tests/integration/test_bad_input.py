@@ -46,8 +46,9 @@ def test_a_lone_surrogate_is_named_as_such(engine: Segue) -> None:
     """The refusal speaks of the input, not of Python's UTF-8 codec."""
     engine.register(WAIT)
     view = engine.start("w")
-    with pytest.raises(InputInvalid, match=r"lone surrogate \(\\ud800\), which is not text"):
-        engine.advance(view["id"], "w", {"s": "a\ud800"})
+    with pytest.raises(InputInvalid, match=r"lone surrogate \(\\ud800\), which is not text") as e:
+        engine.advance(view["id"], "w", {"list": ["ok", {"s/t": "a\ud800"}]})
+    assert [v.pointer for v in e.value.violations] == ["/list/1/s~1t"]  # where it is
 
 
 @pytest.mark.parametrize("config", [{"x": math.nan}, [1, 2], "x"])

@@ -112,9 +112,9 @@ def _finite(text: str) -> float:
 
 def check_limits(value: Any, limits: Limits) -> None:
     """Refuse values nested deeper than the limit or with over-long strings."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, pointer = stack.pop()
         if depth > limits.max_depth:
             raise ApiProblem(
                 422,
@@ -123,14 +123,19 @@ def check_limits(value: Any, limits: Limits) -> None:
                 limit=limits.max_depth,
             )
         if isinstance(item, str) and len(item) > limits.max_string:
+            where = f" at {pointer}" if pointer else ""
             raise ApiProblem(
                 422,
                 "string_too_long",
-                f"A string is longer than {limits.max_string} characters.",
+                f"A string{where} is {len(item)} characters long, over the limit of "
+                f"{limits.max_string}.",
                 limit=limits.max_string,
+                errors=[{"pointer": pointer, "message": f"over {limits.max_string} characters"}],
             )
         if isinstance(item, dict):
-            stack.extend((k, depth + 1) for k in item)
-            stack.extend((v, depth + 1) for v in item.values())
+            for name, inner in item.items():
+                here = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
+                stack.append((name, depth + 1, here))  # a name too long is blamed on its place
+                stack.append((inner, depth + 1, here))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend((v, depth + 1, f"{pointer}/{i}") for i, v in enumerate(item))

@@ -75,7 +75,9 @@ def check_input(schema: Any, value: JSONValue, *, step: str) -> None:
     """
     found = violations(schema, value)
     if found:
-        listed = "; ".join(f"{v.pointer or '/'}: {v.message}" for v in found[:5])
+        listed = "; ".join(  # a violation of the whole value needs no pointer
+            f"{v.pointer}: {v.message}" if v.pointer else v.message for v in found[:5]
+        )
         more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
         raise InputInvalid(
             f"The input for step '{step}' is invalid: {listed}{more}.", found, step=step
