@@ -286,30 +286,28 @@ def test_input_that_parses_but_is_not_json_is_one_sentence(server, value, why) -
     assert result.stderr.strip() == f"error: the input is not valid JSON: {why}."
 
 
-def test_a_reason_that_is_not_utf8_is_a_usage_error(server) -> None:
-    """Bytes the shell passes that are not UTF-8 are refused by name, exit 2; nothing changes."""
+def test_arguments_that_are_not_utf8_are_refused_by_name(server) -> None:
+    """Bytes the shell passes that are not UTF-8: a --reason is a usage error (exit 2), an
+    --input the caller's mistake (exit 1); nothing changes."""
     view = run_to_review(server=server)
-    command = [sys.executable, "-m", "segue.cli.main", "--server", server, "cancel", view["id"]]
-    result = subprocess.run(
-        [*[os.fsencode(part) for part in command], b"--reason", b"\xff"],
-        capture_output=True,
-        env=environment(SEGUE_TOKEN=ADMIN),
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    assert b"it is not UTF-8 text" in result.stderr and b"Traceback" not in result.stderr
-    raw_input = [*[os.fsencode(part) for part in command[:-2]], b"advance", view["id"].encode()]
-    result = subprocess.run(
-        [*raw_input, b"review", b"--input", b'{"approved": "\xed\xa0\x80"}'],
-        capture_output=True,
-        env=environment(SEGUE_TOKEN=ADMIN),
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.strip() == b"error: the input is not UTF-8 text."
+
+    def raw_segue(*args: bytes) -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-m", "segue.cli.main", "--server", server]
+        return subprocess.run(
+            [*map(os.fsencode, command), *args],
+            capture_output=True,
+            env=environment(SEGUE_TOKEN=ADMIN),
+            cwd=REPO,
+            timeout=60,
+            check=False,
+        )
+
+    task = view["id"].encode()
+    reason = raw_segue(b"cancel", task, b"--reason", b"\xff")
+    assert reason.returncode == 2, reason.stderr
+    assert b"it is not UTF-8 text" in reason.stderr and b"Traceback" not in reason.stderr
+    answer = raw_segue(b"advance", task, b"review", b"--input", b'{"approved": "\xed\xa0\x80"}')
+    assert answer.returncode == 1, answer.stderr
+    assert answer.stderr.strip() == b"error: the input is not UTF-8 text."
     shown = as_json(segue("tasks", "show", view["id"], "--json", server=server))
     assert isinstance(shown, dict) and shown["status"] == "WAITING_USER"
