@@ -14,7 +14,7 @@ import orjson
 
 from segue.errors import ArtifactTooLarge, PipelineInvalid, Problem
 from segue.store.base import NewArtifact
-from segue.types import JSONObject, JSONValue
+from segue.types import JSONObject, JSONValue, pointer_part
 
 _ORJSON_OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATACLASS
@@ -74,7 +74,7 @@ def where_not_json(value: Any) -> str:
         item, pointer = stack.pop()
         if isinstance(item, dict):
             for name, inner in reversed(item.items()):
-                here = f"{pointer}/{str(name).replace('~', '~0').replace('/', '~1')}"
+                here = f"{pointer}/{pointer_part(name)}"
                 if isinstance(name, str) and not_json(name) is not None:
                     return here
                 stack.append((inner, here))

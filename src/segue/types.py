@@ -41,6 +41,11 @@ def record(cls: type[Any] | None = None, /, *, kw_only: bool = False) -> Any:
     return wrap if cls is None else wrap(cls)
 
 
+def pointer_part(part: object) -> str:
+    """One step of a JSON Pointer (RFC 6901): ``~`` and ``/`` escaped."""
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
 TaskId = NewType("TaskId", str)
 StepId = NewType("StepId", str)
 

@@ -11,6 +11,7 @@ from fastapi import Request
 
 from segue.api.problems import ApiProblem
 from segue.encoding import why_not_json
+from segue.types import pointer_part
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -134,7 +135,7 @@ def check_limits(value: Any, limits: Limits) -> None:
             )
         if isinstance(item, dict):
             for name, inner in item.items():
-                here = f"{pointer}/{name.replace('~', '~0').replace('/', '~1')}"
+                here = f"{pointer}/{pointer_part(name)}"
                 stack.append((name, depth + 1, here))  # a name too long is blamed on its place
                 stack.append((inner, depth + 1, here))
         elif isinstance(item, list):

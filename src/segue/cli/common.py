@@ -172,9 +172,7 @@ def read_json_arg(text: str) -> JSONValue:
             fail(f"{path} is not UTF-8 text.")
     else:
         raw = text
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:  # bytes the shell passed that are not UTF-8
+    if not _utf8(raw):  # bytes the shell passed that are not UTF-8
         fail("the input is not UTF-8 text.")
     try:
         value: JSONValue = json.loads(raw)
@@ -190,12 +188,18 @@ def read_json_arg(text: str) -> JSONValue:
 
 def utf8_text(value: str | None) -> str | None:
     """A text option as given; refused when the shell passed bytes that are not UTF-8."""
-    if value is not None:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise typer.BadParameter("it is not UTF-8 text") from exc
+    if value is not None and not _utf8(value):
+        raise typer.BadParameter("it is not UTF-8 text")
     return value
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` is text: Python keeps undecodable arguments as lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 Reason = Annotated[str | None, typer.Option(help="Why; recorded on the event.", callback=utf8_text)]

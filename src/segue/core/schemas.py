@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from segue.errors import InputInvalid, Violation
-from segue.types import JSONValue
+from segue.types import JSONValue, pointer_part
 
 
 @lru_cache(maxsize=512)
@@ -38,11 +38,11 @@ def violations(schema: Any, value: JSONValue) -> list[Violation]:
     validator = _validator_for(schema)
     found = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
-        pointer = "".join(f"/{_escape(p)}" for p in error.absolute_path)
+        pointer = "".join(f"/{pointer_part(p)}" for p in error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [n for n in error.validator_value if n not in error.instance]
             for name in missing:
-                found.append(Violation(f"{pointer}/{_escape(name)}", f"'{name}' is required"))
+                found.append(Violation(f"{pointer}/{pointer_part(name)}", f"'{name}' is required"))
             continue
         found.append(Violation(pointer or "", _message(error.message, error.instance)))
     return list(dict.fromkeys(found))  # one "required" error per missing name repeats the list
@@ -61,10 +61,6 @@ def _message(message: str, instance: Any) -> str:
     if len(shown) <= SHOWN_CHARS or shown not in message:
         return message
     return message.replace(shown, f"{shown[: SHOWN_CHARS - 1]}… ({len(shown)} characters)", 1)
-
-
-def _escape(part: object) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 def check_input(schema: Any, value: JSONValue, *, step: str) -> None:
