@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -69,20 +70,27 @@ def where_not_json(value: Any) -> str:
     """The JSON pointer of the first place in ``value`` that JSON cannot hold (a lone
     surrogate in a string or a name, NaN, an infinity, a value of no JSON type); ``""``
     when it is the whole value, or when no one place is to blame (nesting)."""  # noqa: D205,D209
+    return pointer_to(value, lambda item: not_json(item) is not None) or ""
+
+
+def pointer_to(value: Any, found: Callable[[Any], bool]) -> str | None:
+    """The JSON pointer of the first name or scalar in ``value``, in document order, for
+    which ``found`` is true (None: there is none). Objects and arrays are gone through, not
+    tested. For error messages: it builds the pointers, so it is not for the happy path."""  # noqa: D205,D209
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, pointer = stack.pop()
         if isinstance(item, dict):
             for name, inner in reversed(item.items()):
                 here = f"{pointer}/{pointer_part(name)}"
-                if isinstance(name, str) and not_json(name) is not None:
+                if isinstance(name, str) and found(name):
                     return here
                 stack.append((inner, here))
         elif isinstance(item, list | tuple):
             stack.extend((inner, f"{pointer}/{i}") for i, inner in reversed(list(enumerate(item))))
-        elif not_json(item) is not None:  # a lone surrogate, NaN, or no JSON type at all
+        elif found(item):
             return pointer
-    return ""
+    return None
 
 
 def not_json(value: Any) -> str | None:

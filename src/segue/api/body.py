@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import Request
 
 from segue.api.problems import ApiProblem
-from segue.encoding import why_not_json
-from segue.types import pointer_part
+from segue.encoding import pointer_to, why_not_json
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -113,9 +114,9 @@ def _finite(text: str) -> float:
 
 def check_limits(value: Any, limits: Limits) -> None:
     """Refuse values nested deeper than the limit or with over-long strings."""
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item, depth, pointer = stack.pop()
+        item, depth = stack.pop()
         if depth > limits.max_depth:
             raise ApiProblem(
                 422,
@@ -124,6 +125,7 @@ def check_limits(value: Any, limits: Limits) -> None:
                 limit=limits.max_depth,
             )
         if isinstance(item, str) and len(item) > limits.max_string:
+            pointer = pointer_to(value, partial(operator.is_, item)) or ""  # only once refused
             where = f" at {pointer}" if pointer else ""
             raise ApiProblem(
                 422,
@@ -134,9 +136,7 @@ def check_limits(value: Any, limits: Limits) -> None:
                 errors=[{"pointer": pointer, "message": f"over {limits.max_string} characters"}],
             )
         if isinstance(item, dict):
-            for name, inner in item.items():
-                here = f"{pointer}/{pointer_part(name)}"
-                stack.append((name, depth + 1, here))  # a name too long is blamed on its place
-                stack.append((inner, depth + 1, here))
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack.extend((v, depth + 1, f"{pointer}/{i}") for i, v in enumerate(item))
+            stack.extend((v, depth + 1) for v in item)
