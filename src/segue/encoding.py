@@ -53,6 +53,20 @@ def _has_non_finite(value: Any) -> bool:
     return False
 
 
+def unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of ``json.loads``: an object whose names are unique (with a
+    name twice, parsers differ on which one wins); ValueError names the name."""  # noqa: D205,D209
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                shown = json.dumps(name if len(name) <= 40 else f"{name[:39]}…", ensure_ascii=False)
+                raise ValueError(f"the name {shown} appears twice in one object")
+            seen.add(name)
+    return value
+
+
 def why_not_json(exc: Exception) -> str:
     """Why a value or a text was refused as JSON, in JSON's words rather than those of
     Python's encoder or parser."""  # noqa: D205,D209
@@ -74,18 +88,18 @@ def where_not_json(value: Any) -> str:
 
 
 def pointer_to(value: Any, found: Callable[[Any], bool]) -> str | None:
-    """The JSON pointer of the first name or scalar in ``value``, in document order, for
-    which ``found`` is true (None: there is none). Objects and arrays are gone through, not
-    tested. For error messages: it builds the pointers, so it is not for the happy path."""  # noqa: D205,D209
+    """The JSON pointer of the first scalar in ``value``, in document order, for which
+    ``found`` is true, or of the object holding the first name for which it is (a pointer
+    never quotes the culprit: it may be huge, or a lone surrogate). None: there is none.
+    For error messages: it builds the pointers, so it is not for the happy path."""  # noqa: D205,D209
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, pointer = stack.pop()
         if isinstance(item, dict):
+            if any(isinstance(name, str) and found(name) for name in item):
+                return pointer
             for name, inner in reversed(item.items()):
-                here = f"{pointer}/{pointer_part(name)}"
-                if isinstance(name, str) and found(name):
-                    return here
-                stack.append((inner, here))
+                stack.append((inner, f"{pointer}/{pointer_part(name)}"))
         elif isinstance(item, list | tuple):
             stack.extend((inner, f"{pointer}/{i}") for i, inner in reversed(list(enumerate(item))))
         elif found(item):

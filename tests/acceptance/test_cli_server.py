@@ -275,6 +275,10 @@ def test_serve_on_port_0_prints_the_port_it_got_and_a_taken_port_is_one_sentence
         ('{"approved": NaN}', "it holds NaN or an infinite number, which JSON cannot hold"),
         ('{"approved": 1e999}', "it holds NaN or an infinite number, which JSON cannot hold"),
         ('{"approved": "\\ud800"}', "it holds a lone surrogate (\\ud800), which is not text"),
+        (
+            '{"approved": true, "approved": false}',
+            'the name "approved" appears twice in one object',
+        ),
     ],
 )
 def test_input_that_parses_but_is_not_json_is_one_sentence(server, value, why) -> None:

@@ -275,6 +275,18 @@ def test_refusals_name_the_problem_in_plain_words(client) -> None:
         "A string at /input/directory/0/title is 100001 characters long, over the limit of 100000."
     )
     assert too_long.json()["errors"][0]["pointer"] == "/input/directory/0/title"
+    for body, pointer in [  # a lone surrogate as a name: quoted back escaped, never a 500
+        (b'{"step": "directory_confirm", "input": {"a": {"\\ud800": 1}}}', "/a"),
+        (b'{"\\ud800": 1}', ""),
+    ]:
+        named = client.post(url, content=body, headers={"content-type": "application/json"})
+        assert named.status_code == 422, named.text
+        assert named.json()["errors"][0]["pointer"] == pointer
+        assert named.content.isascii()
+        detail = named.json()["detail"]
+        assert "lone surrogate" in detail and ": :" not in detail
+    config = client.post("/tasks", content=b'{"pipeline": "doc", "config": {"\\ud800": 1}}')
+    assert config.status_code == 422 and config.json()["errors"][0]["pointer"] == ""
     empty = client.post(url, content=b"  ", headers={"content-type": "application/json"})
     assert empty.status_code == 400
     assert empty.json()["detail"] == "The request body is empty; send a JSON object."

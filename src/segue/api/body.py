@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from segue.api.problems import ApiProblem
-from segue.encoding import pointer_to, why_not_json
+from segue.encoding import pointer_to, unique_names, why_not_json
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_DEPTH = 32
@@ -70,7 +70,7 @@ async def read_json(request: Request, limits: Limits) -> Any:
         raise ApiProblem(400, "body_not_json", "The request body is empty; send a JSON object.")
     try:
         value = json.loads(
-            text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique
+            text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=unique_names
         )
     except RecursionError as exc:
         raise ApiProblem(
@@ -89,19 +89,6 @@ async def read_json(request: Request, limits: Limits) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object whose names are unique: with a name twice, parsers differ on which wins."""
-    value = dict(pairs)
-    if len(value) < len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                shown = json.dumps(name if len(name) <= 40 else f"{name[:39]}…", ensure_ascii=False)
-                raise ValueError(f"the name {shown} appears twice in one object")
-            seen.add(name)
-    return value
 
 
 def _finite(text: str) -> float:

@@ -15,6 +15,7 @@ from segue.core.states import StepStatus, TaskStatus
 from segue.core.task import TaskState
 from segue.errors import TaskNotFound
 from segue.service import Service
+from segue.types import pointer_part
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +87,16 @@ async def parse(request: Request, model: type[BaseModel]) -> Any:
         return model.model_validate(value)
     except ValidationError as exc:
         errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "message": _plain(e)}
+            {"pointer": "".join(f"/{pointer_part(p)}" for p in e["loc"]), "message": _plain(e)}
             for e in exc.errors()
         ]
         first = errors[0]
+        where = f"{first['pointer']}: " if first["pointer"] else ""
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ApiProblem(
             422,
             "request_invalid",
-            f"The request body does not have the expected fields: "
-            f"{first['pointer']}: {first['message']}{more}.",
+            f"The request body does not have the expected fields: {where}{first['message']}{more}.",
             errors=errors,
         ) from exc
 

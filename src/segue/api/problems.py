@@ -7,6 +7,7 @@ error's structured fields (``errors`` for validation: ``[{pointer, message}]``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from segue.errors import EngineError, StoreUnavailable
+from segue.types import pointer_part
 
 log = structlog.get_logger("segue.api")
 
@@ -36,6 +38,17 @@ class ApiProblem(Exception):
 RESERVED = ("type", "title", "status", "detail")
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json, with any character outside ASCII escaped: a refusal quotes what the
+    client sent, which may be a lone surrogate that UTF-8 cannot carry."""  # noqa: D205,D209
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        """The body, as ASCII JSON."""
+        return json.dumps(content, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
 def problem(
     status: int,
     code: str,
@@ -52,7 +65,7 @@ def problem(
     )
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def engine_problem(exc: EngineError) -> JSONResponse:
@@ -85,7 +98,7 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "pointer": "/" + "/".join(str(p) for p in e.get("loc", ())[1:]),
+                "pointer": "".join(f"/{pointer_part(p)}" for p in e.get("loc", ())[1:]),
                 "message": str(e.get("msg")),
             }
             for e in exc.errors()

@@ -23,7 +23,7 @@ from segue.cli.tasks import LocalTasks, RemoteTasks, settled
 from segue.client import Client
 from segue.client import InvalidInput as RemoteInputInvalid
 from segue.core.states import TaskStatus
-from segue.encoding import not_json
+from segue.encoding import not_json, unique_names
 from segue.errors import InputInvalid
 from segue.settings import Settings
 from segue.types import JSONValue
@@ -175,9 +175,11 @@ def read_json_arg(text: str) -> JSONValue:
     if not _utf8(raw):  # bytes the shell passed that are not UTF-8
         fail("the input is not UTF-8 text.")
     try:
-        value: JSONValue = json.loads(raw)
+        value: JSONValue = json.loads(raw, object_pairs_hook=unique_names)
     except json.JSONDecodeError as exc:
         fail(f"the input is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).")
+    except ValueError as exc:  # a name twice
+        fail(f"the input is not valid JSON: {exc}.")
     except RecursionError:
         fail("the input is not usable JSON: it is nested too deeply.")
     why = not_json(value)  # NaN, 1e999 and lone surrogates parse, but are not JSON values
