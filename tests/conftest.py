@@ -20,6 +20,10 @@ PG_URL = os.environ.get("SEGUE_TEST_PG_URL") or None
 
 BACKENDS = ["sqlite-file", "sqlite-memory", *(["postgres"] if PG_URL else [])]
 
+SPECULATION = os.environ.get("SEGUE_TEST_SPECULATION") or None
+"""``always``: every SQLite store of the run speculates (a whole-suite check of the
+speculative path, which otherwise runs only while another process contends)."""
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
@@ -31,6 +35,23 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     counters.mkdir()
     monkeypatch.setenv("SEGUE_TEST_COUNTERS", str(counters))
     return counters
+
+
+@pytest.fixture(autouse=True)
+def speculation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force ``SEGUE_TEST_SPECULATION`` on every file-backed SQLite store the test opens."""
+    if SPECULATION is None:
+        return
+    from segue.store import SqlStore
+
+    init = SqlStore.__init__
+
+    def forced(self: SqlStore, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.speculation != "never":
+            self.speculation = SPECULATION
+
+    monkeypatch.setattr(SqlStore, "__init__", forced)
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ class Execution(ServiceCore):
         task_id: str | None = None,
     ) -> list[Job]:
         """Take due step runs (of one task, if named) and mark their steps RUNNING."""
-        with self.store.transaction() as tx:
-            return self._claim(tx, owner, limit, lease_s, task_id)
+        jobs, _ = self.store.optimistic(lambda tx: self._claim(tx, owner, limit, lease_s, task_id))
+        return jobs
 
     def report(
         self,
@@ -59,12 +59,15 @@ class Execution(ServiceCore):
         meanwhile, is discarded; the others are recorded as usual.
         """
         prepared = [self._prepare(outcome) for outcome in outcomes]
-        with self.store.transaction() as tx:
+
+        def body(tx: Tx) -> tuple[list[bool], list[Job]]:
             tx.lock_tasks([outcome.job.claim.task_id for outcome, _ in prepared])
             recorded = [self._record(tx, outcome, artifact) for outcome, artifact in prepared]
-            jobs = self._claim(tx, owner, claim, lease_s, task_id) if claim else []
+            return recorded, self._claim(tx, owner, claim, lease_s, task_id) if claim else []
+
+        (recorded, jobs), written = self.store.optimistic(body)
         if any(recorded):
-            self._notify(tx.written)
+            self._notify(written)
         return recorded, jobs
 
     def complete(self, job: Job, output: JSONValue) -> TaskState | None:

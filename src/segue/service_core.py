@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -329,28 +330,50 @@ class ServiceCore:
                     raise
                 known = None  # it may fit a version registered since
                 continue
+            body = partial(
+                self._start,
+                compiled=compiled,
+                values=values,
+                pinned=version is not None,
+                actor=actor,
+                idempotency=idempotency,
+            )
             try:
-                with self.store.transaction() as tx:
-                    replayed = self._replay(tx, idempotency)
-                    if replayed is not None:
-                        return replayed
-                    latest = compiled.spec.version if version else tx.latest_version(pipeline)
-                    if latest != compiled.spec.version:
-                        raise _Stale(latest)  # another process registered a newer one
-                    transition = core.start(
-                        compiled.spec, new_task_id(), values, self.clock.now(), actor=actor
-                    )
-                    tx.insert_task(transition.state, transition.events)
-                    self._effects(tx, transition)
-                    view = core.task_view(compiled.spec, transition.state)
-                    self._remember(tx, idempotency, view)
+                (view, started), written = self.store.optimistic(body)
             except _Stale as stale:
                 known = stale.version
                 continue
+            if not started:
+                return view
             if version is None:
                 self._latest[pipeline] = compiled.spec.version
-            self._notify(tx.written)
+            self._notify(written)
             return view
+
+    def _start(
+        self,
+        tx: Tx,
+        *,
+        compiled: _Compiled,
+        values: dict[str, Any],
+        pinned: bool,
+        actor: str | None,
+        idempotency: Idempotency | None,
+    ) -> tuple[TaskView, bool]:
+        """Start's transaction: the view, and whether a task was started (not replayed)."""
+        replayed = self._replay(tx, idempotency)
+        if replayed is not None:
+            return replayed, False
+        spec = compiled.spec
+        latest = spec.version if pinned else tx.latest_version(spec.name)
+        if latest != spec.version:
+            raise _Stale(latest)  # another process registered a newer one
+        transition = core.start(spec, new_task_id(), values, self.clock.now(), actor=actor)
+        tx.insert_task(transition.state, transition.events)
+        self._effects(tx, transition)
+        view = core.task_view(spec, transition.state)
+        self._remember(tx, idempotency, view)
+        return view, True
 
     def advance(
         self,
@@ -368,11 +391,12 @@ class ServiceCore:
             TaskNotFound, TaskFinished, StepNotFound, StepNotWaiting, InputInvalid,
             RevisionMismatch, IdempotencyConflict, ArtifactTooLarge. Nothing is written then.
         """
-        artifact = self._encode_input(step, value)
-        with self.store.transaction() as tx:
+        encoded = self._encode_input(step, value)
+
+        def body(tx: Tx) -> tuple[TaskView, bool]:
             replayed = self._replay(tx, idempotency)
             if replayed is not None:
-                return replayed
+                return replayed, False
             state = tx.lock_task(task_id)
             if expected_revision is not None and expected_revision != state.revision:
                 raise RevisionMismatch(
@@ -383,10 +407,10 @@ class ServiceCore:
                 )
             current = state.steps.get(step)
             artifact = replace(
-                artifact,
+                encoded,
                 attempt=max(current.attempt, 1) if current else 1,
                 generation=current.generation if current else 1,
-                meta_text=self._answer_meta(current.prefill if current else None, artifact, value),
+                meta_text=self._answer_meta(current.prefill if current else None, encoded, value),
             )
             command = core.SubmitInput(
                 step=step, input=value, actor=actor, artifact=artifact_ref(artifact)
@@ -395,7 +419,11 @@ class ServiceCore:
             tx.put_artifact(task_id, artifact, self._now_iso())
             view = self.view_of(transition.state)
             self._remember(tx, idempotency, view)
-        self._notify(tx.written)
+            return view, True
+
+        (view, changed), written = self.store.optimistic(body)
+        if changed:
+            self._notify(written)
         return view
 
     def cancel(

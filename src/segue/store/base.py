@@ -8,13 +8,15 @@ driver exceptions are translated at the adapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from segue.core.task import Event, TaskState
 from segue.types import JSONValue, record
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,6 +204,13 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[Tx]:
         """One atomic unit of work: everything inside commits together or not at all."""
+
+    def optimistic(self, body: Callable[[Tx], T]) -> tuple[T, Mapping[str, TaskState]]:
+        """Run ``body(tx)`` as one transaction; returns its result and the states it wrote.
+
+        The store may run ``body`` twice (once speculatively, outside its write lock), so
+        ``body`` acts only through ``tx``.
+        """
 
     def register_pipeline(self, record: PipelineRecord) -> bool:
         """Store a pipeline version; False if the same content was already there.

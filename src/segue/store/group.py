@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,8 @@ except ImportError:  # pragma: no cover - not POSIX: SQLite's busy handler alone
 
 MAX_GROUP = 64
 """Writers per commit at most (bounds how long the first one waits)."""
+CONTENDED_S = 1.0
+"""How long after another process last held up a writer it still counts as contending."""
 
 
 class _Group:
@@ -81,6 +84,7 @@ class GroupCommitter:
         self._group: _Group | None = None
         self.commits = 0
         self.writers = 0
+        self._contended_until = 0.0
 
     @contextmanager
     def member(self) -> Iterator[tuple[Connection, dict[str, Any]]]:
@@ -154,7 +158,15 @@ class GroupCommitter:
             return
         if self._lock_fd is None:
             self._lock_fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process writes: wait for it
+            self._contended_until = time.monotonic() + CONTENDED_S
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+
+    def contended(self) -> bool:
+        """Whether another process held up one of this process's writers lately."""
+        return time.monotonic() < self._contended_until
 
     def _unlock_processes(self) -> None:
         if self._lock_fd is not None and fcntl is not None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -38,8 +38,11 @@ from segue.store.base import (
 from segue.store.blobs import BlobStore
 from segue.store.checkpoint import Checkpointer
 from segue.store.group import MAX_GROUP, GroupCommitter
+from segue.store.speculative import SpeculativeTx
 from segue.store.statements import Prepared, Statements
 from segue.store.tx import SqlTx, _not_found, loads
+
+T = TypeVar("T")
 
 MAX_PAGE = 200
 
@@ -115,6 +118,14 @@ class SqlStore:
         self._state_cache: dict[str, TaskState] = {}
         """Committed states by task id; used only while the row's revision still matches."""
         self._driver_error: type[Exception] = engine.dialect.dbapi.Error  # type: ignore[union-attr]
+        self.integrity_error: type[Exception] = engine.dialect.dbapi.IntegrityError  # type: ignore[union-attr]
+        self.speculation = (
+            "auto" if dialect.serialize_writes and not self._shared_connection else "never"
+        )
+        """When :meth:`optimistic` runs work outside the write lock first: ``auto`` (while
+        another process contends for it), ``always`` or ``never``."""
+        self.speculations = {"replayed": 0, "conflicted": 0, "abandoned": 0}
+        """How speculative runs ended (see :meth:`optimistic`)."""
         self._listeners: list[Any] = []
         self.unsafe: list[str] = []
         """Why durability is off, when the store was opened with ``allow_unsafe``."""
@@ -152,6 +163,44 @@ class SqlStore:
                 # connection that another thread's writer may be running.
                 tx.close()
             pending.update(tx.written)
+
+    def optimistic(self, body: Callable[[SqlTx], T]) -> tuple[T, Mapping[str, TaskState]]:
+        """Run ``body`` as one transaction; returns its result and the states it wrote.
+
+        While another process contends for SQLite's write lock, ``body`` first runs
+        outside the lock on a snapshot, and under the lock only its checked writes run
+        (see :mod:`segue.store.speculative`); if what it read has changed meanwhile, it
+        runs again under the lock. So ``body`` must act only through the transaction it
+        is given, and may be called twice.
+        """
+        mode = self.speculation
+        speculate = mode == "always" or (mode == "auto" and self._group.contended())
+        speculation = self._speculate(body) if speculate else None
+        with self.transaction() as tx:
+            if speculation is not None and tx.replay(speculation[1]):
+                self.speculations["replayed"] += 1
+                result = speculation[0]
+            else:
+                if speculation is not None:
+                    self.speculations["conflicted"] += 1
+                result = body(tx)
+        return result, tx.written
+
+    def _speculate(self, body: Callable[[SqlTx], T]) -> tuple[T, SpeculativeTx] | None:
+        """Run ``body`` on a snapshot, its writes recorded: None if it raised anything (the
+        run under the lock is the one whose answer counts)."""  # noqa: D205,D209
+        try:
+            with self._translate(), self.engine.connect() as conn, conn.begin():
+                tx = SpeculativeTx(conn, self)
+                try:
+                    result = body(tx)
+                    tx.finish()
+                finally:
+                    tx.close()
+        except Exception:  # a stale read, a refusal, a read no replay can check
+            self.speculations["abandoned"] += 1
+            return None
+        return result, tx
 
     def _committed(self, written: Mapping[str, TaskState]) -> None:
         self._remember_states(written)

@@ -107,6 +107,7 @@ class Statements:
                 runs.task_id == b("b_task"),
                 runs.step == b("b_step"),
                 runs.attempt == b("b_attempt"),
+                runs.status == t.QUEUED,
             )
             .values(
                 status="running",
@@ -149,6 +150,18 @@ class Statements:
             .values(current=False)
         )
         self.insert_artifact = p(sa.insert(t.artifacts), ARTIFACT_COLUMNS)
+        self.run_held = p(
+            sa.select(sa.func.count())
+            .select_from(t.step_runs)
+            .where(
+                runs.task_id == b("b_task"),
+                runs.step == b("b_step"),
+                runs.attempt == b("b_attempt"),
+                runs.lease_token == b("b_token"),
+                runs.status == t.RUNNING,
+            )
+        )
+        self._revisions: dict[int, Prepared] = {}
         self._outputs: dict[tuple[int, int], Prepared] = {}
         self._lock_tasks: dict[int, Prepared] = {}
         self._lock_rows = lock_rows
@@ -183,6 +196,17 @@ class Statements:
                 query.with_for_update() if self._lock_rows else query
             )
         return self._lock_tasks[count]
+
+    def revisions(self, count: int) -> Prepared:
+        """``(id, revision)`` of ``count`` tasks (parameters i0, i1, …)."""
+        if count not in self._revisions:
+            tasks = t.tasks.c
+            self._revisions[count] = self._prepare(
+                sa.select(tasks.id, tasks.revision).where(
+                    tasks.id.in_([b(f"i{i}") for i in range(count)])
+                )
+            )
+        return self._revisions[count]
 
     def _prepare(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> Prepared:
         return Prepared(statement, self._dialect, keys)

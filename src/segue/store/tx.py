@@ -33,6 +33,7 @@ from segue.store.statements import Prepared
 from segue.types import JSONValue, isoformat
 
 if TYPE_CHECKING:
+    from segue.store.speculative import SpeculativeTx
     from segue.store.sql import SqlStore
 
 
@@ -86,18 +87,36 @@ class SqlTx:
         self.unclaimed: set[tuple[str, str, int]] = set()
         """Runs this transaction made claimable and did not claim itself: other processes are
         told at commit (a worker that reports and claims in one go takes its own)."""
+        self._rows: dict[str, dict[str, Any]] = {}
+        """State rows made ahead of :meth:`flush` (by a speculative run, outside the lock)."""
 
     def close(self) -> None:
         """Close the transaction's cursor (the store does, before the connection moves on)."""
         self.cursor.close()
 
     def _run(self, prepared: Prepared, params: Mapping[str, Any]) -> Any:
+        """A read."""
         self.cursor.execute(prepared.sql, prepared.args(params))
         return self.cursor
 
+    def _write(
+        self, prepared: Prepared, params: Mapping[str, Any], expect: int | None = None
+    ) -> int:
+        """A write; returns how many rows it changed (``expect``: what a speculative
+        transaction predicts it will, see :mod:`segue.store.speculative`)."""  # noqa: D205,D209
+        return int(self.cursor.execute(prepared.sql, prepared.args(params)).rowcount)
+
+    def _write_many(self, prepared: Prepared, rows: list[Any], expect: int | None = None) -> None:
+        """One write statement for each of ``rows`` (already in the driver's form)."""
+        self.cursor.executemany(prepared.sql, rows)
+
+    def _write_core(self, statement: sa.Executable) -> None:
+        """A write written as a SQLAlchemy Core statement (off the hot path)."""
+        self.conn.execute(statement)
+
     def insert_task(self, state: TaskState, events: Sequence[Event]) -> None:
         """Insert the state row and first events."""
-        self._run(self.sql.insert_task, _task_row(state))
+        self._write(self.sql.insert_task, _task_row(state))
         self._append(state.id, events)
         self._states[state.id] = state
 
@@ -138,6 +157,52 @@ class SqlTx:
         self._append(state.id, events)
         self._states[state.id] = state
 
+    def replay(self, spec: SpeculativeTx) -> bool:
+        """Take over the work of a speculative run, if what it read still holds here.
+
+        Checks the revisions of the tasks it read, asks its other reads again, then runs
+        its writes, each checked against the rows it predicted. True: this transaction
+        now holds that work (the state rows are written by :meth:`flush`). False: nothing
+        of it was kept, because something it read has changed since; run the work again
+        here. Call it first, before this transaction does anything else.
+        """
+        self.cursor.execute("SAVEPOINT segue_replay")
+        try:
+            held = self._replayed(spec)
+        except self.store.integrity_error:  # a row made meanwhile: a conflict too
+            held = False
+        if not held:
+            self.cursor.execute("ROLLBACK TO segue_replay")
+        self.cursor.execute("RELEASE segue_replay")
+        if held:
+            self._states.update(spec.written)
+            self._unsaved.update(spec._unsaved)
+            self._event_rows.extend(spec._event_rows)
+            self._rows.update(spec._rows)
+            self.unclaimed.update(spec.unclaimed)
+        return held
+
+    def _replayed(self, spec: SpeculativeTx) -> bool:
+        for chunk in iter_chunks(sorted(spec.read), 256):
+            statement = self.sql.revisions(_pad(len(chunk)))
+            now = dict(self._run(statement, _padded("i", chunk)).fetchall())
+            if any(now.get(task_id) != spec.read[task_id] for task_id in chunk):
+                return False
+        for method, args, answer in spec.checks:
+            if getattr(self, method)(*args) != answer:
+                return False
+        cursor = self.cursor
+        for kind, statement, params, expect in spec.ops:
+            if kind == "one":
+                changed = cursor.execute(statement, params).rowcount
+            elif kind == "many":
+                changed = cursor.executemany(statement, params).rowcount
+            else:
+                changed = self.conn.execute(statement).rowcount
+            if expect is not None and changed != expect:
+                return False
+        return True
+
     def flush(self) -> None:
         """Write the state rows changed since the last flush, each once, and the events.
 
@@ -146,7 +211,7 @@ class SqlTx:
         transaction's work, before it commits.
         """
         for task_id, revision in self._unsaved.items():
-            row = _task_row(self._states[task_id])
+            row = self._rows.pop(task_id, None) or _task_row(self._states[task_id])
             cursor = self._run(
                 self.sql.update_task,
                 {
@@ -194,7 +259,7 @@ class SqlTx:
     ) -> None:
         """Insert a claimable run."""
         self.unclaimed.add((task_id, step, attempt))
-        self._run(
+        self._write(
             self.sql.insert_run,
             {
                 "task_id": task_id,
@@ -211,12 +276,8 @@ class SqlTx:
     ) -> list[RunClaim]:
         """Take due queued runs, of one task or of any (``FOR UPDATE SKIP LOCKED`` where the
         backend has it)."""  # noqa: D205,D209
-        if task_id is None:
-            rows = self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall()
-        else:
-            params = {"now": now_ms, "limit": limit, "task": task_id}
-            rows = self._run(self.sql.claim_task, params).fetchall()
         claims = []
+        rows = self._claimable(now_ms, limit, task_id)
         for task_id, step, attempt, key in rows:
             self.unclaimed.discard((task_id, step, attempt))
             claims.append(
@@ -230,8 +291,8 @@ class SqlTx:
             )
         if claims:  # one batch of updates (one round trip where the driver pipelines)
             take = self.sql.take_run
-            self.cursor.executemany(
-                take.sql,
+            self._write_many(
+                take,
                 [
                     take.args(
                         {
@@ -246,9 +307,17 @@ class SqlTx:
                     )
                     for c in claims
                 ],
+                expect=len(claims),
             )
             self.lock_tasks([c.task_id for c in claims])
         return claims
+
+    def _claimable(self, now_ms: int, limit: int, task_id: str | None) -> list[Any]:
+        """``(task_id, step, attempt, idempotency_key)`` of due queued runs, oldest first."""
+        if task_id is None:
+            return list(self._run(self.sql.claim, {"now": now_ms, "limit": limit}).fetchall())
+        params = {"now": now_ms, "limit": limit, "task": task_id}
+        return list(self._run(self.sql.claim_task, params).fetchall())
 
     def running_count(self, pipeline: str, step: str | None, now_ms: int) -> int:
         """Live runs of one step (or of any step) of one pipeline, across every task and worker."""
@@ -273,7 +342,7 @@ class SqlTx:
         """Give a claimed run back to the queue (a concurrency limit was reached)."""
         self.unclaimed.add((claim.task_id, claim.step, claim.attempt))
         runs = t.step_runs
-        self.conn.execute(
+        self._write_core(
             sa.update(runs)
             .where(
                 runs.c.task_id == claim.task_id,
@@ -298,7 +367,7 @@ class SqlTx:
 
     def finish_run(self, claim: RunClaim, status: str, now_ms: int, error: str | None) -> bool:
         """Fenced close: only the holder of the current token may finish the run."""
-        cursor = self._run(
+        changed = self._write(
             self.sql.finish_run,
             {
                 "b_task": claim.task_id,
@@ -309,12 +378,17 @@ class SqlTx:
                 "now": now_ms,
                 "error": error,
             },
+            expect=self._holds(claim),
         )
-        return bool(cursor.rowcount == 1)
+        return changed == 1
+
+    def _holds(self, claim: RunClaim) -> int | None:
+        """How many runs :meth:`finish_run` will close, where known before it runs."""
+        return None
 
     def close_runs(self, task_id: str, step: str, status: str, now_ms: int) -> None:
         """Close open runs of a step whoever holds them."""
-        self._run(
+        self._write(
             self.sql.close_runs,
             {"b_task": task_id, "b_step": step, "status": status, "now": now_ms},
         )
@@ -322,7 +396,7 @@ class SqlTx:
     def rename_step(self, task_id: str, old: str, new: str) -> None:
         """Move a step's runs and artifacts to its new id (a migration's step_map)."""
         for table in (t.step_runs, t.artifacts):
-            self.conn.execute(
+            self._write_core(
                 sa.update(table)
                 .where(table.c.task_id == task_id, table.c.step == old)
                 .values(step=new)
@@ -330,13 +404,13 @@ class SqlTx:
 
     def retire_artifacts(self, task_id: str, step: str) -> None:
         """Mark the step's artifacts as history (a rerun's new generation replaces them)."""
-        self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": step})
+        self._write(self.sql.uncurrent, {"b_task": task_id, "b_step": step})
 
     def put_artifact(self, task_id: str, artifact: NewArtifact, created_at: str) -> None:
         """Make this the step's one current artifact."""
         if artifact.attempt > 1 or artifact.generation > 1:  # only then can an older one exist
-            self._run(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
-        self._run(
+            self._write(self.sql.uncurrent, {"b_task": task_id, "b_step": artifact.step})
+        self._write(
             self.sql.insert_artifact,
             {
                 "task_id": task_id,
@@ -390,13 +464,13 @@ class SqlTx:
 
     def forget_responses(self, before: str) -> None:
         """Drop remembered responses created before ``before`` (ISO time)."""
-        self.conn.execute(sa.delete(t.idempotency).where(t.idempotency.c.created_at < before))
+        self._write_core(sa.delete(t.idempotency).where(t.idempotency.c.created_at < before))
 
     def remember_response(
         self, scope: str, key: str, request_hash: str, response: str, created_at: str
     ) -> None:
         """Keep the response for replays of the same key."""
-        self.conn.execute(
+        self._write_core(
             sa.insert(t.idempotency).values(
                 scope=scope,
                 key=key,
