@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,86 @@ def test_a_failed_commit_fails_every_writer_of_the_group(store: SqlStore, db: Pa
     with store.transaction() as tx:
         insert(tx, 100)
     assert rows(db) == {100}
+
+
+def replays_behind_a_writer(
+    store: SqlStore, work: Callable[[int], Callable[[Any, dict[str, Any]], Any]]
+) -> tuple[dict[int, Any], dict[int, BaseException], set[int]]:
+    """Writer 0 holds the connection while ``WRITERS - 1`` threads queue replays
+    (``work(i)``); returns their results, their errors, and the threads replays ran in."""
+    group = store._group
+    inside, results, errors, ran_in = threading.Event(), {}, {}, set()
+
+    def holder() -> None:
+        with store.transaction() as tx:
+            insert(tx, 0)
+            inside.set()
+            wait_for(lambda: len(group._ready) == WRITERS - 1)
+
+    def replayer(i: int) -> None:
+        def job(conn: Any, written: dict[str, Any]) -> Any:
+            ran_in.add(threading.get_ident())
+            return work(i)(conn, written)
+
+        try:
+            results[i] = group.replay(job)
+        except BaseException as exc:
+            errors[i] = exc
+
+    first = threading.Thread(target=holder)
+    first.start()
+    inside.wait(30)
+    others = [threading.Thread(target=replayer, args=(i,)) for i in range(1, WRITERS)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(30)
+    return results, errors, ran_in
+
+
+def test_queued_replays_run_in_the_holders_group_and_commit_with_it(
+    store: SqlStore, db: Path
+) -> None:
+    commits = store._group.commits
+
+    def work(i: int) -> Callable[[Any, dict[str, Any]], Any]:
+        def run(conn: Any, written: dict[str, Any]) -> int:
+            conn.exec_driver_sql("INSERT INTO child (n) VALUES (?)", (i,))
+            return i * 10
+
+        return run
+
+    results, errors, ran_in = replays_behind_a_writer(store, work)
+    assert errors == {}
+    assert results == {i: i * 10 for i in range(1, WRITERS)}
+    assert len(ran_in) == 1  # one thread ran them all: no hand-over between them
+    assert store._group.commits == commits + 1
+    assert rows(db) == set(range(WRITERS))
+
+
+def test_a_failing_replay_loses_only_its_own_work(store: SqlStore, db: Path) -> None:
+    def work(i: int) -> Callable[[Any, dict[str, Any]], Any]:
+        def run(conn: Any, written: dict[str, Any]) -> None:
+            conn.exec_driver_sql("INSERT INTO child (n) VALUES (?)", (i,))
+            if i == 4:
+                raise ValueError("replay 4 found a conflict")
+
+        return run
+
+    _, errors, _ = replays_behind_a_writer(store, work)
+    assert list(errors) == [4] and isinstance(errors[4], ValueError)
+    assert rows(db) == set(range(WRITERS)) - {4}
+
+
+def test_a_replay_queued_while_nobody_holds_the_connection_runs_at_once(
+    store: SqlStore, db: Path
+) -> None:
+    def run(conn: Any, written: dict[str, Any]) -> str:
+        conn.exec_driver_sql("INSERT INTO child (n) VALUES (7)")
+        return "done"
+
+    assert store._group.replay(run) == "done"
+    assert rows(db) == {7}
 
 
 def test_a_transaction_cannot_open_another_in_its_thread(store: SqlStore) -> None:

@@ -20,6 +20,7 @@ import pytest
 from segue import Segue
 from segue.core.task import EventType
 from segue.errors import TaskFinished
+from segue.runtime.worker import Worker
 from segue.service_core import Idempotency
 from segue.store import SqlStore
 
@@ -216,3 +217,53 @@ def test_speculation_starts_when_another_process_holds_the_writer_lock(db: Path)
         holder.join()
         run_doc_task(engine)
         assert store_of(engine).speculations["replayed"] >= 8
+
+
+def test_concurrent_clients_and_a_worker_all_speculating(engine: Segue) -> None:
+    """Clients start and answer tasks while a worker runs their steps, every write
+    speculated and replayed through shared groups: each task ends COMPLETED, with its
+    revision equal to its event count and each step run once."""
+    service = engine.service
+    stop = threading.Event()
+    worker = Worker(service, batch=8, poll_s=0.01)
+    runner = threading.Thread(target=worker.run_forever, args=(stop,))
+    runner.start()
+    finished: list[str] = []
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            mine = [str(service.start("spec_doc")["id"]) for _ in range(8)]
+            while mine:
+                for task_id in list(mine):
+                    status = service.status(task_id).value
+                    if status == "WAITING_USER":
+                        service.advance(task_id, "confirm", {"outline": [task_id]})
+                    elif status == "COMPLETED":
+                        mine.remove(task_id)
+                        finished.append(task_id)
+                stop.wait(0.005)
+        except BaseException as exc:
+            errors.append(exc)
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(120)
+    finally:
+        stop.set()
+        runner.join()
+        worker.close()
+    assert errors == []
+    assert len(finished) == 32
+    for task_id in finished:
+        view = engine.get(task_id)
+        events = engine.events(task_id)
+        assert view["revision"] == len(events)
+        started = [e.step for e in events if e.type is EventType.STEP_STARTED]
+        assert sorted(started) == ["draft", "embed", "split", "upload"]
+        assert engine.artifacts(task_id)["confirm"] == {"outline": [task_id]}
+    counts = store_of(engine).speculations
+    assert counts["replayed"] > 32 * 2 and counts["abandoned"] == 0

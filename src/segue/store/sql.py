@@ -174,17 +174,35 @@ class SqlStore:
         is given, and may be called twice.
         """
         mode = self.speculation
-        speculate = mode == "always" or (mode == "auto" and self._group.contended())
-        speculation = self._speculate(body) if speculate else None
+        if mode == "always" or (mode == "auto" and self._group.contended()):
+            speculation = self._speculate(body)
+            if speculation is not None:
+                result, spec = speculation
+                if self._replay(spec):
+                    self.speculations["replayed"] += 1
+                    return result, spec.written
+                self.speculations["conflicted"] += 1
         with self.transaction() as tx:
-            if speculation is not None and tx.replay(speculation[1]):
-                self.speculations["replayed"] += 1
-                result = speculation[0]
-            else:
-                if speculation is not None:
-                    self.speculations["conflicted"] += 1
-                result = body(tx)
+            result = body(tx)
         return result, tx.written
+
+    def _replay(self, spec: SpeculativeTx) -> bool:
+        """Have a speculative run's writes checked and made in a group (by whichever thread
+        holds the connection); False if what it read has changed."""  # noqa: D205,D209
+
+        def work(conn: Connection, pending: dict[str, Any]) -> bool:
+            tx = SqlTx(conn, self, pending)
+            try:
+                held = tx.replay(spec)
+                if held:
+                    tx.flush()
+                    pending.update(tx.written)
+                return held
+            finally:
+                tx.close()
+
+        with self._translate():
+            return self._group.replay(work)
 
     def _speculate(self, body: Callable[[SqlTx], T]) -> tuple[T, SpeculativeTx] | None:
         """Run ``body`` on a snapshot, its writes recorded: None if it raised anything (the
