@@ -55,6 +55,7 @@ import sqlalchemy as sa
 from segue import Segue
 from segue.runtime.memory import freeze_startup_objects
 from segue.runtime.worker import Worker
+from segue.store import SqlStore
 
 PIPELINE_YAML = """\
 pipeline: bench_doc
@@ -125,6 +126,11 @@ def check_pragmas(dbapi_conn: Any, synchronous: str) -> None:
 # -- counting transactions -----------------------------------------------------------
 
 
+def store_of(segue: Segue) -> SqlStore:
+    assert isinstance(segue.store, SqlStore)
+    return segue.store
+
+
 @dataclass
 class TxCounts:
     commits: int = 0
@@ -132,6 +138,13 @@ class TxCounts:
     write_commits: int = 0
     rollbacks: int = 0
     statements: int = 0
+    replayed: int = 0
+    """Speculative runs whose writes were replayed under the lock (see
+    segue.store.speculative; only while another process contends for it)."""
+    conflicted: int = 0
+    """Speculative runs that found what they read changed, and ran again under the lock."""
+    abandoned: int = 0
+    """Speculative runs that raised or needed a read no replay can check."""
 
     def minus(self, other: TxCounts) -> TxCounts:
         return TxCounts(**{k: v - getattr(other, k) for k, v in asdict(self).items()})
@@ -146,14 +159,16 @@ class TxCounter:
     transaction of the engine changes at least one task (durable transition).
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.counts = TxCounts()
+        self.store = store
+        engine = store.engine
         sa.event.listen(engine, "begin", self._begin)
         sa.event.listen(engine, "commit", self._commit)
         sa.event.listen(engine, "rollback", self._rollback)
 
     def snapshot(self) -> TxCounts:
-        return TxCounts(**asdict(self.counts))
+        return TxCounts(**{**asdict(self.counts), **self.store.speculations})
 
     @staticmethod
     def _changes(conn: Any) -> int:
@@ -192,6 +207,9 @@ class EngineRound:
     threads_alive_after: int
     context_switches: int = 0
     """Voluntary context switches of this process (a thread blocking: a lock, the GIL, I/O)."""
+    replayed: int = 0
+    conflicted: int = 0
+    abandoned: int = 0
 
     @property
     def tasks_per_s(self) -> float:
@@ -217,9 +235,10 @@ class WorkerProcess:
     counts and CPU seconds so far; ``stop`` ends it.
     """
 
-    def __init__(self, url: str, synchronous: str, batch: int) -> None:
+    def __init__(self, url: str, synchronous: str, batch: int, cpu: int | None) -> None:
+        pin = "-" if cpu is None else str(cpu)
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--as-worker", url, synchronous, str(batch)],
+            [sys.executable, __file__, "--as-worker", url, synchronous, str(batch), pin],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -240,10 +259,13 @@ class WorkerProcess:
         self.proc.wait(timeout=30)
 
 
-def worker_main(url: str, synchronous: str, batch: int) -> int:
-    """The ``--as-worker`` process: run auto steps until told to stop."""
+def worker_main(url: str, synchronous: str, batch: int, cpu: int | None) -> int:
+    """The ``--as-worker`` process (on core ``cpu``, if given): run auto steps until told
+    to stop."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
-    counter = TxCounter(segue.store.engine)
+    counter = TxCounter(store_of(segue))
     worker = Worker(segue.service, batch=batch, poll_s=0.002)
     stop = threading.Event()
     freeze_startup_objects()  # as `segue worker` does once set up
@@ -272,6 +294,7 @@ class EngineBench:
         inflight: int = 1,
         worker_processes: int = 0,
         clients: int = 1,
+        cpus: Sequence[int] = (),
     ) -> None:
         self.inflight = inflight
         self.clients = clients
@@ -281,10 +304,13 @@ class EngineBench:
         self.segue.register(PIPELINE_YAML)
         with self.segue.store.engine.connect() as conn:
             check_pragmas(conn.connection.dbapi_connection, synchronous)
-        self.counter = TxCounter(self.segue.store.engine)
+        self.counter = TxCounter(store_of(self.segue))
         self.last_id = ""
         batch = max(8, inflight // max(1, worker_processes))
-        self.workers = [WorkerProcess(url, synchronous, batch) for _ in range(worker_processes)]
+        self.workers = [  # pinned: this process has the first core, worker i the next
+            WorkerProcess(url, synchronous, batch, cpus[(i + 1) % len(cpus)] if cpus else None)
+            for i in range(worker_processes)
+        ]
 
     def counts(self) -> tuple[TxCounts, float]:
         """Commit counts and CPU seconds so far, of this process and its worker processes."""
@@ -422,6 +448,9 @@ class EngineBench:
             statements=delta.statements,
             threads_alive_after=threading.active_count(),
             context_switches=switches,
+            replayed=delta.replayed,
+            conflicted=delta.conflicted,
+            abandoned=delta.abandoned,
         )
 
     def close(self) -> None:
@@ -537,6 +566,9 @@ class ModeResult:
                     "read_txns": sum(r.read_txns for r in e) / tasks,
                     "sql_statements": sum(r.statements for r in e) / tasks,
                     "context_switches": sum(r.context_switches for r in e) / tasks,
+                    "replayed": sum(r.replayed for r in e) / tasks,
+                    "conflicted": sum(r.conflicted for r in e) / tasks,
+                    "abandoned": sum(r.abandoned for r in e) / tasks,
                 },
                 "max_threads_alive_after_round": max(r.threads_alive_after for r in e),
             },
@@ -565,11 +597,12 @@ def run(
     inflight: int = 1,
     worker_processes: int = 0,
     clients: int = 1,
+    cpus: Sequence[int] = (),
 ) -> list[ModeResult]:
     benches: list[tuple[ModeResult, EngineBench, FloorBench]] = []
     try:
         for mode in modes:
-            engine = EngineBench(workdir, mode, inflight, worker_processes, clients)
+            engine = EngineBench(workdir, mode, inflight, worker_processes, clients, cpus)
             floor = FloorBench(workdir, mode)
             result = ModeResult(mode)
             benches.append((result, engine, floor))
@@ -662,6 +695,8 @@ def render(summaries: list[dict[str, Any]], env: dict[str, Any], tasks: int, rou
             f"{pt['durable_commits']:g} write commits, {pt['empty_commits']:g} empty commits, "
             f"{pt['read_txns']:g} read txns, "
             f"{pt['context_switches']:.1f} voluntary context switches (this process)",
+            f"  speculative transactions per task: {pt['replayed']:.2f} replayed, "
+            f"{pt['conflicted']:.2f} conflicted, {pt['abandoned']:.2f} abandoned",
             f"  threads alive after a round (max): {e['max_threads_alive_after_round']}",
         ]
     return "\n".join(lines)
@@ -723,8 +758,8 @@ def levels_list(text: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--as-worker"]:
-        url, synchronous, batch = argv[1:4]
-        return worker_main(url, synchronous, int(batch))
+        url, synchronous, batch, pin = argv[1:5]
+        return worker_main(url, synchronous, int(batch), None if pin == "-" else int(pin))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=200, help="tasks per round (200)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per mode (5)")
@@ -763,6 +798,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of a worker thread beside the client (0)",
     )
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin this process to its first allowed core and each worker process to the "
+        "next one (as taskset -c or systemd's CPUAffinity= would)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="N",
@@ -774,6 +815,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tasks < 1 or args.rounds < 1 or not modes:
         parser.error("--tasks and --rounds must be positive and --modes non-empty")
 
+    cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
+    if cpus:
+        os.sched_setaffinity(0, {cpus[0]})
     workdir = Path(tempfile.mkdtemp(prefix=".segue-bench-", dir=args.dir)).resolve()
     try:
         if args.profile:
@@ -798,12 +842,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 inflight,
                 args.worker_processes,
                 clients,
+                cpus,
             )
             levels.append(
                 {
                     "inflight": inflight,
                     "clients": clients,
                     "worker_processes": args.worker_processes,
+                    "pinned": args.pin,
                     "modes": [r.summary() for r in results],
                 }
             )
@@ -829,7 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{level['worker_processes']} worker processes"
                     if level["worker_processes"]
                     else "a worker thread"
-                )
+                ) + (", pinned" if level["pinned"] else "")
                 print(
                     f"\n== {level['inflight']} in flight: {level['clients']} client "
                     f"thread(s), {worker} =="
