@@ -15,6 +15,11 @@ Usage::
 
     .venv/bin/python bench/chaos.py                      # 1,000 tasks, 50 kills
     .venv/bin/python bench/chaos.py --tasks 200 --kills 10 --json
+    .venv/bin/python bench/chaos.py --workers 2          # two at once, killed together
+
+With ``--workers 2`` the worker processes contend for SQLite's writer lock, so
+their reports run speculatively and are replayed under it (see
+segue.store.speculative): the kills land in speculations and replays alike.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ def calls(folder: Path) -> Counter[tuple[str, str]]:
         return Counter((t, s) for t, s in db.execute("SELECT task, step FROM calls"))
 
 
-def run(tasks: int, kills: int, lease_s: float, seed: int) -> dict[str, Any]:
+def run(tasks: int, kills: int, lease_s: float, seed: int, workers: int = 1) -> dict[str, Any]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -86,11 +91,14 @@ def run(tasks: int, kills: int, lease_s: float, seed: int) -> dict[str, Any]:
         with Segue(url, blob_dir=blobs) as engine:
             engine.register(PIPELINE)
             ids = [engine.start("chaos", run=False)["id"] for _ in range(tasks)]
-        for _ in range(kills):
-            proc = worker(url, blobs, lease_s)
+        done = 0
+        while done < kills:
+            procs = [worker(url, blobs, lease_s) for _ in range(min(workers, kills - done))]
             time.sleep(0.7 + rng.random())
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            for proc in procs:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+            done += len(procs)
         recovery_started = time.monotonic()
         final = worker(url, blobs, lease_s)
         try:
@@ -102,7 +110,13 @@ def run(tasks: int, kills: int, lease_s: float, seed: int) -> dict[str, Any]:
         finally:
             final.send_signal(signal.SIGTERM)
             final.wait(60)
-    return {**report, "tasks": tasks, "kills": kills, "recovery_s": round(recovery_s, 1)}
+    return {
+        **report,
+        "tasks": tasks,
+        "kills": kills,
+        "workers_at_once": workers,
+        "recovery_s": round(recovery_s, 1),
+    }
 
 
 def check(
@@ -138,9 +152,10 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--lease", type=float, default=1.0, help="lease seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes at once")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = run(args.tasks, args.kills, args.lease, args.seed)
+    report = run(args.tasks, args.kills, args.lease, args.seed, max(1, args.workers))
     if args.json:
         print(json.dumps(report, indent=2))
         return

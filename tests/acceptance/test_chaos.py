@@ -21,6 +21,7 @@ from segue import Segue
 from segue.core import replay
 from segue.core.task import EventType
 from segue.runtime.worker import Worker
+from segue.store import SqlStore
 from tests.conftest import REPO
 from tests.support.handlers import folder, journal_calls
 
@@ -105,6 +106,47 @@ def test_random_sigkills_lose_nothing_and_complete_nothing_twice(tmp_path: Path)
     assert set(calls) == set(completions)
     extra = sum(calls.values()) - sum(completions.values())
     assert 0 <= extra <= kills * 4  # a kill interrupts at most one batch of 4 runs
+
+
+def test_sigkills_while_writers_of_three_processes_speculate(tmp_path: Path) -> None:
+    """Two worker processes and this one (starting tasks) contend for the writer lock, so
+    their writes run speculatively and are replayed under it; workers are SIGKILLed at
+    random moments, during speculations and replays alike. Nothing is lost or done twice."""
+    url, blobs = f"sqlite:///{tmp_path / 'spec.db'}", tmp_path / "blobs"
+    rng = random.Random(20261204)
+    kills = 0
+    tasks: list[str] = []
+    with Segue(url, blob_dir=blobs) as engine:
+        store = engine.store
+        assert isinstance(store, SqlStore)
+        engine.register(CHAOS)
+        for _ in range(4):
+            procs = [worker_process(url, blobs, lease_s=1.0) for _ in range(2)]
+            until = time.monotonic() + 0.8 + rng.random() * 0.7
+            while time.monotonic() < until:  # this process writes while the workers do
+                tasks.append(engine.start("chaos", run=False)["id"])
+                time.sleep(0.05)
+            for proc in procs:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+        final = worker_process(url, blobs, lease_s=1.0)
+        try:
+            deadline = time.monotonic() + 90
+            while not all(engine.service.status(t).terminal for t in tasks):
+                assert time.monotonic() < deadline, "tasks did not finish after the kills"
+                time.sleep(0.1)
+            assert {engine.service.status(t).value for t in tasks} == {"COMPLETED"}
+            completions = check_logs(engine, tasks)
+        finally:
+            final.send_signal(signal.SIGTERM)
+            final.wait(30)
+        assert store.speculations["replayed"] > 0  # the starts met the workers' writes
+    assert len(completions) == len(tasks) * 3
+    calls = Counter((task, step) for task, step, _, _ in journal_calls("calls.db"))
+    assert set(calls) == set(completions)
+    extra = sum(calls.values()) - sum(completions.values())
+    assert 0 <= extra <= kills * 4
 
 
 def test_a_paused_worker_past_its_lease_is_fenced_off_every_time(tmp_path: Path) -> None:
