@@ -267,3 +267,11 @@ def test_concurrent_clients_and_a_worker_all_speculating(engine: Segue) -> None:
         assert engine.artifacts(task_id)["confirm"] == {"outline": [task_id]}
     counts = store_of(engine).speculations
     assert counts["replayed"] > 32 * 2 and counts["abandoned"] == 0
+
+
+def test_a_claim_that_finds_nothing_does_not_take_the_writer_lock(engine: Segue) -> None:
+    """An idle worker's poll: its speculation wrote nothing, so it is its answer."""
+    group = store_of(engine)._group
+    commits = group.commits
+    assert engine.service.claim("idle-worker") == []
+    assert group.commits == commits

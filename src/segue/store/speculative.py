@@ -185,6 +185,11 @@ class SpeculativeTx(SqlTx):
         """Migrations are not speculated."""
         raise Unsupported("a migration runs under the lock")
 
+    @property
+    def writes_nothing(self) -> bool:
+        """Whether the work wrote nothing (a claim that found no due run, say)."""
+        return not (self.ops or self._unsaved or self._event_rows)
+
     def finish(self) -> None:
         """Build the state rows now, outside the lock (the replay writes them as they are)."""
         self._rows = {task_id: _task_row(self._states[task_id]) for task_id in self._unsaved}

@@ -178,6 +178,8 @@ class SqlStore:
             speculation = self._speculate(body)
             if speculation is not None:
                 result, spec = speculation
+                if spec.writes_nothing:  # a read of one snapshot: nothing to check or lock
+                    return result, {}
                 if self._replay(spec):
                     self.speculations["replayed"] += 1
                     return result, spec.written
