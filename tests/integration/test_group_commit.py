@@ -127,10 +127,13 @@ def replays_behind_a_writer(
     inside, results, errors, ran_in = threading.Event(), {}, {}, set()
 
     def holder() -> None:
-        with store.transaction() as tx:
-            insert(tx, 0)
-            inside.set()
-            wait_for(lambda: len(group._ready) == WRITERS - 1)
+        try:
+            with store.transaction() as tx:
+                insert(tx, 0)
+                inside.set()
+                wait_for(lambda: len(group._ready) == WRITERS - 1)
+        except BaseException as exc:
+            errors[0] = exc
 
     def replayer(i: int) -> None:
         def job(conn: Any, written: dict[str, Any]) -> Any:
@@ -185,6 +188,24 @@ def test_a_failing_replay_loses_only_its_own_work(store: SqlStore, db: Path) -> 
     _, errors, _ = replays_behind_a_writer(store, work)
     assert list(errors) == [4] and isinstance(errors[4], ValueError)
     assert rows(db) == set(range(WRITERS)) - {4}
+
+
+def test_a_failed_commit_fails_every_replay_of_the_group(store: SqlStore, db: Path) -> None:
+    def work(i: int) -> Callable[[Any, dict[str, Any]], Any]:
+        def run(conn: Any, written: dict[str, Any]) -> None:
+            parent = 999 if i == 5 else None  # a deferred foreign key: fails at COMMIT
+            conn.exec_driver_sql("INSERT INTO child (n, parent) VALUES (?, ?)", (i, parent))
+
+        return run
+
+    _, errors, _ = replays_behind_a_writer(store, work)
+    assert set(errors) == set(range(WRITERS))
+    assert all(isinstance(e, StoreUnavailable) for e in errors.values())
+    assert rows(db) == set()
+    with pytest.raises(StoreUnavailable, match="FOREIGN KEY"):  # alone, drained by itself
+        store._group.replay(work(5))
+    assert store._group.replay(work(100)) is None  # the store goes on
+    assert rows(db) == {100}
 
 
 def test_a_replay_queued_while_nobody_holds_the_connection_runs_at_once(

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -206,10 +206,13 @@ class GroupCommitter:
             self._let_go()
             return
         self._serve(group)
-        if group.members:
-            self._finish(group, wait=False)
-        else:  # every replay raised: nothing to commit
+        if not group.members:  # every replay raised: nothing to commit
             self._abandon(group, None)
+            return
+        # A failed commit is told to its members (group.failure); this thread, which may
+        # have come only to drain the queue, goes on.
+        with suppress(Exception):
+            self._finish(group, wait=False)
 
     def _serve(self, group: _Group) -> None:
         """Run queued replays in ``group``, each in its own savepoint, while it has room."""
