@@ -76,6 +76,27 @@ def check_logs(engine: Segue, task_ids: list[str]) -> Counter[tuple[str, str]]:
     return completions
 
 
+def finish_after_kills(engine: Segue, url: str, blobs: Path, tasks: list[str], kills: int) -> None:
+    """A last worker finishes every task: each step completed once (none lost), and the
+    handlers ran at most once more per kill for each run of the batch it interrupted."""
+    final = worker_process(url, blobs, lease_s=1.0)
+    try:
+        deadline = time.monotonic() + 90
+        while not all(engine.service.status(t).terminal for t in tasks):
+            assert time.monotonic() < deadline, "tasks did not finish after the kills"
+            time.sleep(0.1)
+        assert {engine.service.status(t).value for t in tasks} == {"COMPLETED"}
+        completions = check_logs(engine, tasks)
+    finally:
+        final.send_signal(signal.SIGTERM)
+        final.wait(30)
+    assert len(completions) == len(tasks) * 3  # none lost
+    calls = Counter((task, step) for task, step, _, _ in journal_calls("calls.db"))
+    assert set(calls) == set(completions)
+    extra = sum(calls.values()) - sum(completions.values())
+    assert 0 <= extra <= kills * 4  # a kill interrupts at most one batch of 4 runs
+
+
 def test_random_sigkills_lose_nothing_and_complete_nothing_twice(tmp_path: Path) -> None:
     url, blobs = f"sqlite:///{tmp_path / 'chaos.db'}", tmp_path / "blobs"
     rng = random.Random(20261203)
@@ -89,29 +110,15 @@ def test_random_sigkills_lose_nothing_and_complete_nothing_twice(tmp_path: Path)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-    final = worker_process(url, blobs, lease_s=1.0)
-    try:
-        with Segue(url, blob_dir=blobs) as engine:
-            deadline = time.monotonic() + 90
-            while not all(engine.service.status(t).terminal for t in tasks):
-                assert time.monotonic() < deadline, "tasks did not finish after the kills"
-                time.sleep(0.1)
-            assert {engine.service.status(t).value for t in tasks} == {"COMPLETED"}
-            completions = check_logs(engine, tasks)
-    finally:
-        final.send_signal(signal.SIGTERM)
-        final.wait(30)
-    assert len(completions) == 30 * 3  # none lost
-    calls = Counter((task, step) for task, step, _, _ in journal_calls("calls.db"))
-    assert set(calls) == set(completions)
-    extra = sum(calls.values()) - sum(completions.values())
-    assert 0 <= extra <= kills * 4  # a kill interrupts at most one batch of 4 runs
+    with Segue(url, blob_dir=blobs) as engine:
+        finish_after_kills(engine, url, blobs, tasks, kills)
 
 
 def test_sigkills_while_writers_of_three_processes_speculate(tmp_path: Path) -> None:
     """Two worker processes and this one (starting tasks) contend for the writer lock, so
-    their writes run speculatively and are replayed under it; workers are SIGKILLed at
-    random moments, during speculations and replays alike. Nothing is lost or done twice."""
+    their writes run speculatively and are replayed under it (this process's always);
+    workers are SIGKILLed at random moments, during speculations and replays alike.
+    Nothing is lost or done twice."""
     url, blobs = f"sqlite:///{tmp_path / 'spec.db'}", tmp_path / "blobs"
     rng = random.Random(20261204)
     kills = 0
@@ -119,6 +126,7 @@ def test_sigkills_while_writers_of_three_processes_speculate(tmp_path: Path) -> 
     with Segue(url, blob_dir=blobs) as engine:
         store = engine.store
         assert isinstance(store, SqlStore)
+        store.speculation = "always"  # this process's starts, whatever the timing
         engine.register(CHAOS)
         for _ in range(4):
             procs = [worker_process(url, blobs, lease_s=1.0) for _ in range(2)]
@@ -130,23 +138,8 @@ def test_sigkills_while_writers_of_three_processes_speculate(tmp_path: Path) -> 
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 kills += 1
-        final = worker_process(url, blobs, lease_s=1.0)
-        try:
-            deadline = time.monotonic() + 90
-            while not all(engine.service.status(t).terminal for t in tasks):
-                assert time.monotonic() < deadline, "tasks did not finish after the kills"
-                time.sleep(0.1)
-            assert {engine.service.status(t).value for t in tasks} == {"COMPLETED"}
-            completions = check_logs(engine, tasks)
-        finally:
-            final.send_signal(signal.SIGTERM)
-            final.wait(30)
-        assert store.speculations["replayed"] > 0  # the starts met the workers' writes
-    assert len(completions) == len(tasks) * 3
-    calls = Counter((task, step) for task, step, _, _ in journal_calls("calls.db"))
-    assert set(calls) == set(completions)
-    extra = sum(calls.values()) - sum(completions.values())
-    assert 0 <= extra <= kills * 4
+        finish_after_kills(engine, url, blobs, tasks, kills)
+        assert store.speculations["replayed"] > 0
 
 
 def test_a_paused_worker_past_its_lease_is_fenced_off_every_time(tmp_path: Path) -> None:

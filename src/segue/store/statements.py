@@ -124,17 +124,19 @@ class Statements:
             .limit(b("limit"))
         )
         self.expired = p(expired.with_for_update(skip_locked=True) if skip_locked else expired)
+        held = (  # the run of this attempt, running under this lease token
+            runs.task_id == b("b_task"),
+            runs.step == b("b_step"),
+            runs.attempt == b("b_attempt"),
+            runs.lease_token == b("b_token"),
+            runs.status == t.RUNNING,
+        )
         self.finish_run = p(
             sa.update(t.step_runs)
-            .where(
-                runs.task_id == b("b_task"),
-                runs.step == b("b_step"),
-                runs.attempt == b("b_attempt"),
-                runs.lease_token == b("b_token"),
-                runs.status == t.RUNNING,
-            )
+            .where(*held)
             .values(status=b("status"), finished_ms=b("now"), error=b("error"))
         )
+        self.run_held = p(sa.select(sa.func.count()).select_from(t.step_runs).where(*held))
         self.close_runs = p(
             sa.update(t.step_runs)
             .where(
@@ -150,17 +152,6 @@ class Statements:
             .values(current=False)
         )
         self.insert_artifact = p(sa.insert(t.artifacts), ARTIFACT_COLUMNS)
-        self.run_held = p(
-            sa.select(sa.func.count())
-            .select_from(t.step_runs)
-            .where(
-                runs.task_id == b("b_task"),
-                runs.step == b("b_step"),
-                runs.attempt == b("b_attempt"),
-                runs.lease_token == b("b_token"),
-                runs.status == t.RUNNING,
-            )
-        )
         self._revisions: dict[int, Prepared] = {}
         self._outputs: dict[tuple[int, int], Prepared] = {}
         self._lock_tasks: dict[int, Prepared] = {}
