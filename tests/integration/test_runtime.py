@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import jsonpatch
 import pytest
@@ -125,6 +126,33 @@ def test_b23_a_large_output_is_kept_as_a_blob(engine: Segue) -> None:
     assert json.loads(data) == {"blob": "x" * 2048}
     assert len(json.dumps(engine.get(view["id"]))) < 4096
     assert counter(view["id"], "next") == 1
+
+
+def test_the_same_bytes_stored_by_many_threads_at_once(engine: Segue) -> None:
+    """Two uploads of one file, or two steps making the same large output, at the same
+    moment: every writer gets the sha256, the blob is whole, no temporary file is left."""
+    data = b"the same bytes " * 50_000
+    barrier = threading.Barrier(8)
+    digests: list[str] = []
+    errors: list[BaseException] = []
+
+    def put() -> None:
+        barrier.wait()
+        try:
+            digests.append(engine.service.put_file(data))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert digests == [hashlib.sha256(data).hexdigest()] * 8
+    assert engine.service.read_file(digests[0]) == data
+    root = engine.store.blobs.root
+    assert [p.name for p in root.rglob("*") if p.is_file() and p.suffix == ".tmp"] == []
 
 
 def test_b23_an_output_over_the_maximum_fails_the_step_clearly(engine: Segue) -> None:
