@@ -102,3 +102,31 @@ def test_past_the_grace_period_the_lease_is_given_back(tmp_path: Path, counters:
         assert leases == [(0,)]  # given back, not held for its 600 s
         (counters / "gate").touch()
         assert engine.drive(task)["status"] == "COMPLETED"
+
+
+QUICK = """
+pipeline: quick
+version: 1
+steps:
+  - {id: only, type: auto, depends_on: [], run: "segue.builtins:passthrough"}
+"""
+
+
+def test_an_idle_worker_process_is_woken_by_a_start_in_another(
+    tmp_path: Path, counters: Path
+) -> None:
+    """On SQLite, a start in this process wakes the idle `segue worker` at once: with a poll
+    of a minute, both tasks still finish well inside the 30 s this test waits."""
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with Segue(url, blob_dir=tmp_path / "blobs") as engine:
+        engine.register(QUICK)
+        worker = start_worker(url, counters, "--poll-s", "60")
+        try:
+            for _ in range(2):  # the first proves the worker is up; it is idle before the second
+                task = engine.start("quick", run=False)["id"]
+                wait_for(lambda t=task: engine.service.status(t).value == "COMPLETED", "woken")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr  # and it stopped at once, idle with a long poll
+    assert "giving their leases back" not in stderr

@@ -32,6 +32,8 @@ log = structlog.get_logger("segue.worker")
 DEFAULT_POLL_S = 0.2
 OUTAGE_BACKOFF_S = (0.2, 2.0)
 """A worker's first and longest wait between tries while the database is unreachable."""
+STOP_CHECK_S = 0.5
+"""An idle worker looks at its stop flag at least this often, however long its poll."""
 DEFAULT_BATCH = 32
 """Step runs claimed (and reported) per transaction."""
 
@@ -131,7 +133,7 @@ class Worker:
             wait = self.service.seconds_until_due()
             if wait is None and until is None:
                 return
-            self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5))
+            self._idle(self.poll_s if wait is None else min(wait, self.poll_s * 5), stop)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll for work until ``stop`` is set, through database outages.
@@ -283,12 +285,18 @@ class Worker:
             )
             return Outcome(job=job, error=exc)
 
-    def _idle(self, seconds: float) -> None:
-        """Wait for work: woken early by a commit in this process."""
-        if self._wake.wait(max(seconds, 0.001)):
-            self._wake.clear()
-        else:
-            self.service.clock.sleep(0)  # lets a fake clock see time pass
+    def _idle(self, seconds: float, stop: threading.Event) -> None:
+        """Wait for work: woken early by a commit (of this process, or of another one where
+        the store can tell), and within :data:`STOP_CHECK_S` of ``stop``."""  # noqa: D205,D209
+        deadline = time.monotonic() + max(seconds, 0.001)
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.service.clock.sleep(0)  # lets a fake clock see time pass
+                return
+            if self._wake.wait(min(left, STOP_CHECK_S)):
+                self._wake.clear()
+                return
 
     def _sweep(self) -> None:
         """Re-queue expired leases, at most every third of a lease."""

@@ -19,6 +19,7 @@ from segue.store.blobs import BlobStore
 from segue.store.checkpoint import Checkpointer
 from segue.store.migrate import upgrade
 from segue.store.sql import Dialect, SqlStore
+from segue.store.wake import WakeFolder, wake_folder
 
 __all__ = [
     "Artifact",
@@ -158,10 +159,11 @@ def open_engine(
         )
     from segue.store import sqlite
 
-    writer_lock = checkpointer = None
+    writer_lock = checkpointer = wake = None
     if parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         writer_lock = Path(parsed.database + "-writer.lock")
+        wake = WakeFolder(wake_folder(parsed.database))
         checkpointer = Checkpointer(
             Path(parsed.database), busy_timeout_ms=sqlite.DEFAULT_BUSY_TIMEOUT_MS
         )
@@ -176,7 +178,7 @@ def open_engine(
         engine,
         lambda: Dialect(lock_rows=False, skip_locked=False, serialize_writes=True),
         lambda conn: sqlite.durability_problems(conn, database),
-        store_options={"writer_lock": writer_lock, "checkpointer": checkpointer},
+        store_options={"writer_lock": writer_lock, "checkpointer": checkpointer, "wake": wake},
     )
 
 

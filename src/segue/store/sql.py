@@ -41,6 +41,7 @@ from segue.store.group import MAX_GROUP, GroupCommitter
 from segue.store.speculative import SpeculativeTx
 from segue.store.statements import Prepared, Statements
 from segue.store.tx import SqlTx, _not_found, loads
+from segue.store.wake import WakeFolder
 
 T = TypeVar("T")
 
@@ -96,6 +97,7 @@ class SqlStore:
         *,
         writer_lock: Path | None = None,
         checkpointer: Checkpointer | None = None,
+        wake: WakeFolder | None = None,
     ) -> None:
         self.engine = engine
         self.blobs = blobs
@@ -106,6 +108,9 @@ class SqlStore:
         end an open write transaction, so readers wait for writers, and each writer
         commits on its own."""
         self._checkpointer = checkpointer
+        self._wake = wake
+        """Wake-ups for the other processes on the same file (SQLite; PostgreSQL notifies
+        through the database)."""
         self._group = GroupCommitter(
             lambda: self.engine.connect().execution_options(segue_write=True),
             self._committed,
@@ -163,6 +168,7 @@ class SqlStore:
                 # connection that another thread's writer may be running.
                 tx.close()
             pending.update(tx.written)
+        self._wake_others(tx)
 
     def optimistic(self, body: Callable[[SqlTx], T]) -> tuple[T, Mapping[str, TaskState]]:
         """Run ``body`` as one transaction; returns its result and the states it wrote.
@@ -182,6 +188,7 @@ class SqlStore:
                     return result, {}
                 if self._replay(spec):
                     self.speculations["replayed"] += 1
+                    self._wake_others(spec)
                     return result, spec.written
                 self.speculations["conflicted"] += 1
         with self.transaction() as tx:
@@ -222,6 +229,11 @@ class SqlStore:
             return None
         return result, tx
 
+    def _wake_others(self, tx: SqlTx) -> None:
+        """After a commit: tell other processes' workers about the runs it queued."""
+        if tx.unclaimed and self._wake is not None:
+            self._wake.notify()
+
     def _committed(self, written: Mapping[str, TaskState]) -> None:
         self._remember_states(written)
         if self._checkpointer is not None:
@@ -237,6 +249,8 @@ class SqlStore:
         tell; otherwise workers find it by polling)."""  # noqa: D205,D209
         if self.dialect.listen is not None:
             self._listeners.append(self.dialect.listen(callback))
+        elif self._wake is not None:
+            self._listeners.append(self._wake.listen(callback))
 
     def _remember_states(self, written: Mapping[str, TaskState]) -> None:
         """After a commit: keep the states it wrote, so the next lock of the same task,
@@ -506,6 +520,8 @@ class SqlStore:
         for listener in self._listeners:
             listener.close()
         self._listeners.clear()
+        if self._wake is not None:
+            self._wake.close()
         self._group.close()
         if self._checkpointer is not None:
             self._checkpointer.close()
