@@ -41,6 +41,18 @@ def record(cls: type[Any] | None = None, /, *, kw_only: bool = False) -> Any:
     return wrap if cls is None else wrap(cls)
 
 
+SHOWN_CHARS = 60
+"""How much of a value a message quotes (it can be a whole document, or a 5,000-character
+id someone put in a URL)."""
+
+
+def cut(text: str) -> str:
+    """``text``, or its first characters, an ellipsis and its length when it is long."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[: SHOWN_CHARS - 1]}… ({len(text)} characters)"
+
+
 def pointer_part(part: object) -> str:
     """One step of a JSON Pointer (RFC 6901): ``~`` and ``/`` escaped."""
     return str(part).replace("~", "~0").replace("/", "~1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,6 +252,24 @@ def test_the_stream_sends_every_event_and_resumes(client, base_url) -> None:
     ):
         resumed = [int(line[4:]) for line in response.iter_lines() if line.startswith("id: ")]
     assert resumed == [total - 1, total]
+
+
+def test_a_long_id_is_quoted_cut_and_a_byte_order_mark_is_ignored(client) -> None:
+    """A 5,000-character id in a URL is quoted by its start and length; a JSON body that
+    starts with a UTF-8 byte order mark is read as JSON (RFC 8259 lets a reader ignore it)."""
+    missing = client.get(f"/tasks/{'a' * 5000}")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == f"No task has id '{'a' * 59}… (5000 characters)'."
+    view = start(client)
+    no_step = client.get(f"/tasks/{view['id']}/artifacts/{'s' * 300}")
+    assert no_step.status_code == 404 and len(no_step.json()["detail"]) < 200
+    marked = client.post(
+        f"/tasks/{view['id']}/advance",
+        content=b"\xef\xbb\xbf"
+        + json.dumps({"step": "directory_confirm", "input": ANSWER}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert marked.status_code == 200, marked.text
 
 
 def test_refusals_name_the_problem_in_plain_words(client) -> None:

@@ -63,7 +63,7 @@ async def read_json(request: Request, limits: Limits) -> Any:
     """The body as JSON, within the depth and string-length limits."""
     raw = await read_body(request, limits)
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark is ignored (RFC 8259, 8.1)
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, "body_not_utf8", "The request body is not UTF-8 text.") from exc
     if not text.strip():

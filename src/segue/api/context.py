@@ -15,7 +15,7 @@ from segue.core.states import StepStatus, TaskStatus
 from segue.core.task import TaskState
 from segue.errors import TaskNotFound
 from segue.service import Service
-from segue.types import pointer_part
+from segue.types import cut, pointer_part
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def visible_task(api: Api, caller: Caller, task_id: str) -> TaskState:
     """The task, or 404 if it does not exist *or* the caller may not see its pipeline."""
     state = api.service.get(task_id)
     if not caller.sees(state.pipeline):
-        raise TaskNotFound(f"No task has id '{task_id}'.", task_id=task_id)
+        raise TaskNotFound(f"No task has id '{cut(task_id)}'.", task_id=task_id)
     return state
 
 

@@ -16,6 +16,7 @@ from segue.api.problems import ApiProblem
 from segue.errors import PipelineNotFound
 from segue.spec import to_mermaid
 from segue.store.base import PipelineRecord
+from segue.types import cut
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 MAX_INT = 2**31 - 1
@@ -111,7 +112,7 @@ def pipeline_versions(request: Request, name: str) -> list[dict[str, Any]]:
     api, caller = api_of(request), caller_of(request)
     found = [_version(r) for r in api.service.pipelines() if r.name == name]
     if not found or not caller.sees(name):
-        raise PipelineNotFound(f"No pipeline {name} is registered.", pipeline=name)
+        raise PipelineNotFound(f"No pipeline {cut(name)} is registered.", pipeline=name)
     return found
 
 
@@ -124,7 +125,7 @@ def pipeline_version(
     """One version: its definition, content hash and Mermaid graph."""
     api, caller = api_of(request), caller_of(request)
     if not caller.sees(name):
-        raise PipelineNotFound(f"No pipeline {name} version {version} is registered.")
+        raise PipelineNotFound(f"No pipeline {cut(name)} version {version} is registered.")
     record = api.service.store.get_pipeline(name, version)
     spec = api.service.spec(name, version)
     return {

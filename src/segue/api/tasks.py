@@ -29,6 +29,7 @@ from segue.core.states import TaskStatus
 from segue.encoding import request_hash
 from segue.errors import PipelineNotFound, StepNotFound, StepNotWaiting, TaskFinished
 from segue.service import Idempotency
+from segue.types import cut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -276,7 +277,7 @@ def task_artifact(
     state = visible_task(api, caller, task_id)
     if step not in state.steps:
         raise StepNotFound(
-            f"Task {task_id} ({state.pipeline} v{state.version}) has no step '{step}'.",
+            f"Task {task_id} ({state.pipeline} v{state.version}) has no step '{cut(step)}'.",
             task_id=task_id,
             step=step,
             steps=list(state.steps),

@@ -35,7 +35,7 @@ from segue.core.task import Event, EventType, TaskState, apply
 from segue.errors import InvalidCommand, LeaseLost, StepNotFound, StepNotWaiting, TaskFinished
 from segue.spec.expr import ExpressionError, compile_expression
 from segue.spec.model import PipelineSpec, StepKind, StepSpec
-from segue.types import JSONObject, JSONValue, isoformat, record
+from segue.types import JSONObject, JSONValue, cut, isoformat, record
 
 Outputs = Mapping[str, JSONValue]
 """Current outputs by step id (artifacts of auto steps, inputs of wait steps)."""
@@ -253,7 +253,7 @@ def _submit(
     state = b.current
     if not spec.has_step(cmd.step):
         raise StepNotFound(
-            f"Pipeline {spec.name} v{spec.version} has no step '{cmd.step}'.",
+            f"Pipeline {spec.name} v{spec.version} has no step '{cut(cmd.step)}'.",
             task_id=state.id,
             step=cmd.step,
             steps=list(spec.step_ids),
@@ -341,7 +341,7 @@ def _retry(spec: PipelineSpec, b: _Builder) -> None:
 def _known_step(spec: PipelineSpec, state: TaskState, step: str) -> StepSpec:
     if not spec.has_step(step):
         raise StepNotFound(
-            f"Pipeline {spec.name} v{spec.version} has no step '{step}'.",
+            f"Pipeline {spec.name} v{spec.version} has no step '{cut(step)}'.",
             task_id=state.id,
             step=step,
             steps=list(spec.step_ids),

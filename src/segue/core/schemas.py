@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from segue.errors import InputInvalid, Violation
-from segue.types import JSONValue, pointer_part
+from segue.types import SHOWN_CHARS, JSONValue, pointer_part
 
 
 @lru_cache(maxsize=512)
@@ -46,10 +46,6 @@ def violations(schema: Any, value: JSONValue) -> list[Violation]:
             continue
         found.append(Violation(pointer or "", _message(error.message, error.instance)))
     return list(dict.fromkeys(found))  # one "required" error per missing name repeats the list
-
-
-SHOWN_CHARS = 60
-"""How much of an offending value a message quotes (it can be a whole document)."""
 
 
 def _message(message: str, instance: Any) -> str:

@@ -30,7 +30,7 @@ from segue.store.base import (
     iter_chunks,
 )
 from segue.store.statements import Prepared
-from segue.types import JSONValue, isoformat
+from segue.types import JSONValue, cut, isoformat
 
 if TYPE_CHECKING:
     from segue.store.speculative import SpeculativeTx
@@ -508,4 +508,4 @@ def _padded(prefix: str, values: Sequence[str]) -> dict[str, str]:
 
 
 def _not_found(task_id: str) -> TaskNotFound:
-    return TaskNotFound(f"No task has id '{task_id}'.", task_id=task_id)
+    return TaskNotFound(f"No task has id '{cut(task_id)}'.", task_id=task_id)
