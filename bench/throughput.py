@@ -248,7 +248,12 @@ class WorkerProcess:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("report\n")
         self.proc.stdin.flush()
-        data = json.loads(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()
+        while not line.startswith('{"commits"'):  # a log line (UNSAFE at NORMAL) goes first
+            if not line:
+                raise RuntimeError(f"worker process {self.proc.pid} ended")
+            line = self.proc.stdout.readline()
+        data = json.loads(line)
         cpu = data.pop("cpu")
         return TxCounts(**data), cpu
 
