@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 from segue.errors import MigrationRequired, OperatorError, StoreUnavailable
 from segue.store import default_blob_dir, open_engine
+from segue.store.blobs import INCOMING
 from segue.store.migrate import current_revision, head_revision, known_revisions, upgrade
 from segue.store.sqlite import backup_to
 
@@ -111,7 +112,7 @@ def backup(url: str, path: str | os.PathLike[str], blob_dir: str | None = None) 
         source_blobs = Path(blob_dir) if blob_dir else default_blob_dir(url)
         copied = 0
         if source_blobs.is_dir():
-            shutil.copytree(source_blobs, blobs_target)
+            shutil.copytree(source_blobs, blobs_target, ignore=shutil.ignore_patterns(INCOMING))
             copied = sum(1 for p in blobs_target.rglob("*") if p.is_file())
         return {"path": str(target), "blobs": str(blobs_target), "blob_files": copied}
     finally:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import time
 
 import jsonpatch
 import pytest
@@ -152,7 +154,26 @@ def test_the_same_bytes_stored_by_many_threads_at_once(engine: Segue) -> None:
     assert digests == [hashlib.sha256(data).hexdigest()] * 8
     assert engine.service.read_file(digests[0]) == data
     root = engine.store.blobs.root
-    assert [p.name for p in root.rglob("*") if p.is_file() and p.suffix == ".tmp"] == []
+    assert list((root / ".incoming").iterdir()) == []  # every write renamed into place
+    blob = root / digests[0][:2] / digests[0][2:]
+    assert blob.stat().st_mode & 0o044 == 0o044 & ~current_umask()  # as the umask says
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_a_write_a_killed_process_left_is_swept_at_the_next_open(tmp_path) -> None:
+    incoming = tmp_path / "blobs" / ".incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "old.1.2.abcd").write_bytes(b"half a blob")
+    (incoming / "new.1.2.abcd").write_bytes(b"being written now")
+    hour_ago = time.time() - 3700
+    os.utime(incoming / "old.1.2.abcd", (hour_ago, hour_ago))
+    with Segue(f"sqlite:///{tmp_path / 'w.db'}", blob_dir=tmp_path / "blobs"):
+        assert [p.name for p in incoming.iterdir()] == ["new.1.2.abcd"]
 
 
 def test_b23_an_output_over_the_maximum_fails_the_step_clearly(engine: Segue) -> None:

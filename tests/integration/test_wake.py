@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from segue import Segue
 from segue.store import SqlStore
 from segue.store.wake import MAX_SOCKET_PATH, wake_folder
@@ -77,3 +79,27 @@ def test_closing_the_store_removes_its_socket(tmp_path: Path) -> None:
         folder = wake_folder(str(database))
         assert len(list(folder.glob("*.sock"))) == 1
     assert list(folder.glob("*.sock")) == []
+
+
+def test_a_folder_it_cannot_use_means_polling_not_a_failure(tmp_path: Path) -> None:
+    database = tmp_path / "w.db"
+    wake_folder(str(database)).write_text("a file where the folder should be")
+    with Segue(f"sqlite:///{database}") as engine:
+        engine.register(ONE_STEP)
+        engine.service.on_change(lambda: None)  # would listen: it warns and polls instead
+        assert engine.start("woken")["status"] == "COMPLETED"
+
+
+def test_a_relative_and_an_absolute_spelling_share_one_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("d" * 40)
+    deep.mkdir()
+    monkeypatch.chdir(deep)
+    assert wake_folder("w.db") == wake_folder(str(deep / "w.db"))
+    with Segue(f"sqlite:///{deep / 'w.db'}") as here, Segue("sqlite:///w.db") as there:
+        here.register(ONE_STEP)
+        woken = threading.Event()
+        there.service.on_change(woken.set)
+        here.start("woken", run=False)
+        assert woken.wait(30)

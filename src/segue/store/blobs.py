@@ -3,14 +3,27 @@
 Blobs are written (and fsynced) before the transaction that references them
 commits, so a committed artifact always has its bytes; a crash in between only
 leaves an unreferenced blob behind, which is harmless.
+
+Each writer writes into a file of its own in ``<dir>/.incoming/`` and renames it
+into place, so two writers of the same bytes at once each put a whole copy there
+and either wins. A file a killed writer left in ``.incoming`` is removed by the
+next process that opens the folder, once it is an hour old.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
+import threading
+import time
 from pathlib import Path
+
+INCOMING = ".incoming"
+"""Where blobs are written before they are renamed into place."""
+STALE_S = 3600
+"""An unfinished write older than this was left by a process that died."""
 
 
 class BlobStore:
@@ -18,6 +31,16 @@ class BlobStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove what killed writers left in ``.incoming`` (best effort)."""
+        cutoff = time.time() - STALE_S
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.root / INCOMING):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
 
     def path(self, sha256: str) -> Path:
         """Where a blob lives."""
@@ -32,9 +55,11 @@ class BlobStore:
         if target.exists():
             return digest
         target.parent.mkdir(parents=True, exist_ok=True)
-        # A temporary file of its own for each writer: two threads (or processes) storing
-        # the same bytes at once each rename a whole copy into place, and either wins.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:16]}.", suffix=".tmp")
+        incoming = self.root / INCOMING
+        incoming.mkdir(exist_ok=True)
+        name = f"{digest[:16]}.{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}"
+        tmp = incoming / name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
         try:
             with open(fd, "wb") as fh:
                 fh.write(data)

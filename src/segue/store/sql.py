@@ -249,8 +249,8 @@ class SqlStore:
         tell; otherwise workers find it by polling)."""  # noqa: D205,D209
         if self.dialect.listen is not None:
             self._listeners.append(self.dialect.listen(callback))
-        elif self._wake is not None:
-            self._listeners.append(self._wake.listen(callback))
+        elif self._wake is not None and (listening := self._wake.listen(callback)) is not None:
+            self._listeners.append(listening)
 
     def _remember_states(self, written: Mapping[str, TaskState]) -> None:
         """After a commit: keep the states it wrote, so the next lock of the same task,

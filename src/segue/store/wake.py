@@ -22,20 +22,28 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import structlog
+
+log = structlog.get_logger("segue.wake")
+
 RELIST_S = 1.0
 """Looked for listeners at least this often, whatever the folder's time says (it moves in
 coarse ticks, so a socket bound just after a listing may not change it)."""
-MAX_SOCKET_PATH = 100
+MAX_SOCKET_PATH = 107
 """Unix socket paths are limited to 107 bytes (Linux): longer folders go to the temp dir."""
+SOCKET_NAME = 26
+"""Bytes of ``/<pid>-<8 hex>.sock`` at most."""
 
 
 def wake_folder(database: str) -> Path:
-    """Where the listeners of ``database`` bind: beside it, or (for a long path) in the
-    temporary folder, under a name made from the database's real path."""  # noqa: D205,D209
-    beside = Path(database + "-wake")
-    if len(os.fsencode(beside)) + 24 <= MAX_SOCKET_PATH:
+    """Where the listeners of ``database`` bind: beside its real path (however a process
+    spells it: relative, through a symlink), or, when that is too long for a socket,
+    ``segue-wake-<hash of the real path>`` in the temporary folder."""  # noqa: D205,D209
+    real = os.path.realpath(database)
+    beside = Path(real + "-wake")
+    if len(os.fsencode(beside)) + SOCKET_NAME <= MAX_SOCKET_PATH:
         return beside
-    digest = hashlib.sha256(os.fsencode(os.path.realpath(database))).hexdigest()[:16]
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"segue-wake-{digest}"
 
 
@@ -44,8 +52,8 @@ class WakeFolder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sender.setblocking(False)
+        self._sender: socket.socket | None = None
+        """Made at the first wake-up sent: a store that never sends holds no socket."""
         self._targets: list[str] = []
         self._listed: tuple[int, float] | None = None
         """The folder's modification time when it was last listed (a socket bound or
@@ -53,9 +61,18 @@ class WakeFolder:
         self._own: set[str] = set()
         self._lock = threading.Lock()
 
-    def listen(self, callback: Callable[[], object]) -> Listening:
-        """Call ``callback()`` (in a thread of its own) whenever another process notifies."""
-        listening = Listening(self, callback)
+    def listen(self, callback: Callable[[], object]) -> Listening | None:
+        """Call ``callback()`` (in a thread of its own) whenever another process notifies;
+        None when this process cannot listen here (then it finds work by polling)."""  # noqa: D205,D209
+        try:
+            listening = Listening(self, callback)
+        except OSError as exc:  # a file in the folder's place, another user's folder, …
+            log.warning(
+                "no wake-ups from other processes; polling instead",
+                folder=str(self.folder),
+                error=str(exc),
+            )
+            return None
         self._own.add(listening.path)
         return listening
 
@@ -70,6 +87,11 @@ class WakeFolder:
             if self._listed is None or self._listed[0] != changed or now > self._listed[1]:
                 self._listed = (changed, now + RELIST_S)
                 self._targets = self._listeners()
+            if not self._targets:
+                return
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sender.setblocking(False)
             for path in list(self._targets):
                 try:
                     self._sender.sendto(b"!", path)
@@ -92,20 +114,25 @@ class WakeFolder:
 
     def close(self) -> None:
         """Stop sending (listeners close on their own)."""
-        self._sender.close()
+        if self._sender is not None:
+            self._sender.close()
 
 
 class Listening:
     """One bound socket and the thread that waits on it."""
 
     def __init__(self, folder: WakeFolder, callback: Callable[[], object]) -> None:
-        folder.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.folder.mkdir(parents=True, exist_ok=True)
         self.path = os.path.join(folder.folder, f"{os.getpid()}-{secrets.token_hex(4)}.sock")
         self._folder = folder
         self._callback = callback
         self._closed = False
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(self.path)
+        try:
+            self._socket.bind(self.path)
+        except BaseException:
+            self._socket.close()
+            raise
         self._thread = threading.Thread(target=self._run, name="segue-wake", daemon=True)
         self._thread.start()
 
