@@ -46,11 +46,11 @@ SHOWN_CHARS = 60
 id someone put in a URL)."""
 
 
-def cut(text: str) -> str:
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text``, or its first characters, an ellipsis and its length when it is long."""
-    if len(text) <= SHOWN_CHARS:
+    if len(text) <= limit:
         return text
-    return f"{text[: SHOWN_CHARS - 1]}… ({len(text)} characters)"
+    return f"{text[: limit - 1]}… ({len(text)} characters)"
 
 
 def pointer_part(part: object) -> str:

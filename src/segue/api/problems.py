@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from segue.errors import EngineError, StoreUnavailable
-from segue.types import pointer_part
+from segue.types import cut, pointer_part
 
 log = structlog.get_logger("segue.api")
 
@@ -36,6 +36,10 @@ class ApiProblem(Exception):
 
 
 RESERVED = ("type", "title", "status", "detail")
+
+
+EXTRA_CHARS = 256
+"""The longest string a problem's extra field carries whole (ids are 36, hashes 64)."""
 
 
 class ProblemResponse(JSONResponse):
@@ -57,8 +61,9 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response; extra fields named like standard ones get a ``task_`` prefix."""
-    body: dict[str, Any] = {
-        (f"task_{k}" if k in RESERVED else k): v for k, v in (extra or {}).items()
+    body: dict[str, Any] = {  # a value from the URL can be any length: never echoed whole
+        (f"task_{k}" if k in RESERVED else k): cut(v, EXTRA_CHARS) if isinstance(v, str) else v
+        for k, v in (extra or {}).items()
     }
     body.update(
         type=f"urn:segue:error:{code}", title=code.replace("_", " "), status=status, detail=detail
