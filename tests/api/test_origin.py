@@ -47,3 +47,21 @@ def test_same_origin_pages_and_clients_without_origin_still_write(client, base_u
     assert client.post(f"/tasks/{other['id']}/advance", json=ANSWER).status_code == 200
     reads = client.get(f"/tasks/{view['id']}", headers={"origin": "http://evil.example"})
     assert reads.status_code == 200  # reads are not writes (and CORS keeps them from the page)
+
+
+def test_a_page_that_points_its_name_at_this_machine_gets_nothing(client) -> None:
+    """DNS rebinding: the browser sends the attacker's name as Host and its own Origin,
+    so the request looks same-site. Without tokens only loopback names and addresses are
+    answered, reads included."""
+    view = waiting(client)
+    rebound = {"host": "rebind.evil.example:8741", "origin": "http://rebind.evil.example:8741"}
+    for method, path in [("GET", "/tasks"), ("GET", f"/tasks/{view['id']}"), ("POST", "/tasks")]:
+        response = client.request(
+            method, path, headers={**rebound, "content-type": "text/plain"}, content=b"{}"
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["type"] == "urn:segue:error:host_not_allowed"
+    for host in ["localhost:1234", "127.0.0.1:1234", "[::1]:1234", "app.localhost"]:
+        assert client.get("/healthz", headers={"host": host}).status_code == 200
+    after = client.get(f"/tasks/{view['id']}").json()
+    assert after["revision"] == view["revision"]

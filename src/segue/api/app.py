@@ -35,10 +35,13 @@ def create_app(
     limits: Limits | None = None,
     workers: int = 0,
     with_console: bool = True,
+    loopback_names: bool | None = None,
 ) -> FastAPI:
     """The FastAPI app over ``service``, with ``workers`` in-process worker threads.
 
     ``with_console`` also serves the web console at ``/`` (its pages and assets only).
+    ``loopback_names`` (default: when there are no tokens) answers only requests
+    addressed to a loopback name or an IP address (against DNS rebinding).
     """
 
     @asynccontextmanager
@@ -66,8 +69,17 @@ def create_app(
     app.state.api = Api(service=service, tokens=tokens or Tokens({}), limits=limits or Limits())
     problems.install(app)
 
+    guard_host = not app.state.api.tokens.enabled if loopback_names is None else loopback_names
+
     @app.middleware("http")
     async def refuse_cross_site_writes(request: Request, call_next: Any) -> Any:
+        if guard_host and (why := origin.rebound(request)) is not None:
+            return problems.problem(
+                403,
+                "host_not_allowed",
+                f"Refusing a request for another host: {why}. Without tokens this server "
+                "answers only localhost, 127.0.0.1 or ::1.",
+            )
         why = origin.cross_site(request)
         if why is not None:
             return problems.problem(

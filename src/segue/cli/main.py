@@ -592,6 +592,7 @@ def serve(
             max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
         ),
         workers=workers,
+        loopback_names=not tokens.enabled and loopback,  # --insecure elsewhere: as asked
     )
     freeze_startup_objects()
     shown = f"[{host}]" if ":" in host else host
