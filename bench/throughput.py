@@ -271,7 +271,7 @@ def worker_main(url: str, synchronous: str, batch: int, cpu: int | None) -> int:
         os.sched_setaffinity(0, {cpu})
     segue = Segue(url, sqlite_synchronous=synchronous, allow_unsafe=synchronous != "FULL")
     counter = TxCounter(store_of(segue))
-    worker = Worker(segue.service, batch=batch, poll_s=0.002)
+    worker = Worker(segue.service, batch=batch, poll_s=1.0)  # as segue worker: commits wake it
     stop = threading.Event()
     freeze_startup_objects()  # as `segue worker` does once set up
     thread = threading.Thread(target=worker.run_forever, args=(stop,), name="bench-worker")
