@@ -75,15 +75,23 @@ def run_group(store: SqlStore, body: Callable[[SqlTx, int], None]) -> dict[int, 
         except BaseException as exc:
             errors[i] = exc
 
-    first = threading.Thread(target=writer, args=(0,))
-    first.start()
-    inside.wait(30)
-    others = [threading.Thread(target=writer, args=(i,)) for i in range(1, WRITERS)]
-    for thread in others:
-        thread.start()
-    for thread in [first, *others]:
-        thread.join(30)
+    behind_the_first(lambda: writer(0), inside, writer)
     return errors
+
+
+def behind_the_first(
+    first: Callable[[], None], inside: threading.Event, other: Callable[[int], None]
+) -> None:
+    """Run ``first`` in a thread; once it sets ``inside``, ``other(i)`` for every other
+    writer, each in its own thread; wait for them all."""
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    inside.wait(30)
+    threads += [threading.Thread(target=other, args=(i,)) for i in range(1, WRITERS)]
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
 
 
 def test_queued_writers_share_one_commit(store: SqlStore, db: Path) -> None:
@@ -145,14 +153,7 @@ def replays_behind_a_writer(
         except BaseException as exc:
             errors[i] = exc
 
-    first = threading.Thread(target=holder)
-    first.start()
-    inside.wait(30)
-    others = [threading.Thread(target=replayer, args=(i,)) for i in range(1, WRITERS)]
-    for thread in others:
-        thread.start()
-    for thread in [first, *others]:
-        thread.join(30)
+    behind_the_first(holder, inside, replayer)
     return results, errors, ran_in
 
 

@@ -72,13 +72,13 @@ def create_app(
     guard_host = not app.state.api.tokens.enabled if loopback_names is None else loopback_names
 
     @app.middleware("http")
-    async def refuse_cross_site_writes(request: Request, call_next: Any) -> Any:
+    async def refuse_foreign_requests(request: Request, call_next: Any) -> Any:
         if guard_host and (why := origin.rebound(request)) is not None:
             return problems.problem(
                 403,
                 "host_not_allowed",
                 f"Refusing a request for another host: {why}. Without tokens this server "
-                "answers only localhost, 127.0.0.1 or ::1.",
+                "answers only requests sent to localhost or to an IP address.",
             )
         why = origin.cross_site(request)
         if why is not None:
